@@ -1,0 +1,49 @@
+# Riposte — every target bootstraps itself: a fresh clone needs only python3 (3.11+).
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: help install demo dev test lint typecheck unit fmt clean lock
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.installed: $(UV) uv.lock pyproject.toml
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+install: $(VENV)/.installed  ## create .venv from the lock file
+
+demo: install  ## the whole stack plus scripted attacks (see README)
+	$(BIN)/riposte demo $(ARGS)
+
+dev: install  ## the whole embedded stack, until Ctrl-C
+	$(BIN)/riposte dev $(ARGS)
+
+lint: install  ## ruff + mypy --strict
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+test: lint  ## lint, then the whole test suite against real Temporal servers
+	$(BIN)/pytest $(ARGS)
+
+fmt: install  ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+lock: $(UV)  ## re-resolve uv.lock after editing pyproject.toml
+	$(UV) lock
+
+clean:  ## remove the virtualenvs and local state
+	rm -rf $(VENV) $(TOOLS) .state .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,204 @@
+"""Inputs, outputs, signals, updates and queries of Riposte's workflows.
+
+One model in and one out for every workflow, activity, signal, update and query,
+so fields can be added without breaking running workflows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from playbooks.schema import ApprovalOption, PlaybookSnapshot
+from riposte.models.actions import ActionResult
+from riposte.models.alert import Alert, AlertRef
+from riposte.models.common import ActionKind, DetectionType, Model, Response, Severity
+from riposte.models.evidence import ActorEvidence, AlertContext, UserRecord
+
+
+class RunOptions(Model):
+    """Deployment facts a workflow needs but must not read from the environment itself."""
+
+    dry_run: bool = False
+    ui_url: str | None = None  # base of links to runs in the Temporal UI
+    namespace: str = "default"
+
+
+# --- alert run ---------------------------------------------------------------------------
+
+
+class AlertRunInput(Model):
+    alert: Alert
+    playbook: PlaybookSnapshot
+    options: RunOptions = Field(default_factory=RunOptions)
+
+
+class AlertRunOutcome(Model):
+    alert_workflow_id: str
+    detection: DetectionType
+    playbook: str
+    actors_flagged: int
+    actors_resolved: int
+    unknown_identities: list[str] = Field(default_factory=list)  # capped at 100
+    investigations: list[str] = Field(default_factory=list)  # workflow ids, capped at 100
+    enrichment_calls: int = 0
+
+
+# --- investigation -----------------------------------------------------------------------
+
+
+class Finding(Model):
+    """One alert's evidence about one actor: the signal that opens or joins an investigation."""
+
+    finding_id: str  # the alert run's workflow id: a redelivered signal is recognised
+    alert: AlertRef
+    playbook: PlaybookSnapshot
+    evidence: ActorEvidence
+    context: AlertContext
+
+
+class InvestigationInput(Model):
+    actor_id: str
+    options: RunOptions = Field(default_factory=RunOptions)
+    carried: InvestigationState | None = None  # continue-as-new
+
+
+class Factor(Model):
+    name: str
+    points: float
+    detail: str  # plain words: "23 MFA failures in 1 h, 19 from unknown devices"
+
+
+class Assessment(Model):
+    """The pure decision: score, factors, and what the playbook says to do."""
+
+    score: float = Field(ge=0, le=100)
+    factors: list[Factor]
+    response: Response
+    actions: list[ActionKind] = Field(default_factory=list)
+    options: list[ApprovalOption] = Field(default_factory=list)
+    detections: list[DetectionType]
+    severity: Severity
+    playbook: str
+    guard_notes: list[str] = Field(default_factory=list)  # why a guard changed the response
+    protected: bool = False  # protected account: never acted on automatically
+    action_limit: int = 25
+    action_window_seconds: float = 3600.0
+    role: str | None = None  # admin elevation: the role to revoke
+    role_target: str | None = None
+
+
+class EvaluationInput(Model):
+    actor_id: str
+    findings: list[Finding]
+    now: datetime
+
+
+# --- approval ----------------------------------------------------------------------------
+
+
+class ApprovalRequest(Model):
+    """What the approval message shows and what the decide update is checked against."""
+
+    request_id: str
+    workflow_id: str
+    run_ui_url: str | None = None
+    actor_id: str
+    user: UserRecord | None = None
+    assessment: Assessment
+    evidence: ActorEvidence
+    siem_url: str | None = None
+    channel: str | None = None
+    approvers: list[str] = Field(default_factory=list)
+    approver_group: str | None = None
+    required_approvers: int = 1
+    expires_at: datetime
+    dry_run: bool = False
+
+
+class ApprovalPosted(Model):
+    channel: str
+    ts: str | None = None  # None: Slack was unreachable; the run waits all the same
+    allowed_approvers: list[str] = Field(default_factory=list)
+    error: str | None = None
+
+
+class DecisionRequest(Model):
+    """The `decide` update: a person's choice on a pending approval."""
+
+    request_id: str
+    option_id: str
+    decided_by: str  # Slack user id, or "cli:<operator>"
+    decided_by_name: str = ""
+    via: Literal["slack", "cli"] = "slack"
+
+
+class DecisionAck(Model):
+    status: Literal["decided", "awaiting_more_approvers"]
+    option_id: str
+    approvals: int
+    required: int
+
+
+class ApprovalUpdate(Model):
+    """Input of the activity that rewrites the Slack message after a decision or timeout."""
+
+    request: ApprovalRequest
+    posted: ApprovalPosted
+    headline: str
+    decided_by: list[str] = Field(default_factory=list)
+    decided_at: datetime | None = None
+    results: list[ActionResult] = Field(default_factory=list)
+
+
+# --- outcome -----------------------------------------------------------------------------
+
+
+class DecisionRecord(Model):
+    at: datetime
+    response: Response
+    score: float
+    decided_by: str  # "policy" or the people who decided
+    option_id: str | None = None
+    actions: list[ActionKind] = Field(default_factory=list)
+    results: list[ActionResult] = Field(default_factory=list)
+    note: str = ""
+
+
+class InvestigationState(Model):
+    """What an investigation carries across continue-as-new."""
+
+    findings: list[Finding] = Field(default_factory=list)
+    seen_finding_ids: list[str] = Field(default_factory=list)
+    decisions: list[DecisionRecord] = Field(default_factory=list)
+    applied: list[str] = Field(default_factory=list)  # idempotency keys of actions already applied
+    opened_at: datetime | None = None
+
+
+class InvestigationStatus(Model):
+    actor_id: str
+    stage: str
+    score: float | None = None
+    detections: list[DetectionType] = Field(default_factory=list)
+    pending: ApprovalRequest | None = None
+    approvals: list[str] = Field(default_factory=list)
+    decisions: list[DecisionRecord] = Field(default_factory=list)
+
+
+class InvestigationOutcome(Model):
+    actor_id: str
+    detections: list[DetectionType]
+    score: float
+    factors: list[Factor]
+    decision: str  # acted | approved | denied | dismissed | timed_out | escalated | observed | notified
+    decided_by: str
+    actions: list[ActionResult] = Field(default_factory=list)
+    findings: int
+    opened_at: datetime
+    closed_at: datetime
+    dry_run: bool = False
+
+
+InvestigationInput.model_rebuild()

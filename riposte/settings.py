@@ -1,0 +1,137 @@
+"""Settings, exactly as shared/interface.md lists them (environment variables or `.env`).
+
+Secrets are `SecretStr`: they print as '**********' and are read only by activities
+and the gateway, never passed into a workflow.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Values the embedded stack (riposte dev, tests) uses when nothing else is set.
+DEV_TEMPORAL_PORT = 7233
+DEV_UI_PORT = 8233
+DEV_AKKU_PORT = 8081
+DEV_SLACK_PORT = 8082
+DEV_AKKU_API_KEY = "akku-dev-key"
+DEV_SLACK_BOT_TOKEN = "xoxb-riposte-simulator"
+DEV_SLACK_SIGNING_SECRET = "riposte-simulator-signing-secret"
+DEV_SLACK_APP_ID = "A0RIPOSTE"
+DEV_SLACK_CHANNEL = "C0SECOPS"
+DEV_SLACK_APPROVER = "U0ANALYST"
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    temporal_address: str | None = Field(
+        default=None, description="host:port of a Temporal frontend; unset = start the embedded dev server"
+    )
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "riposte"
+    temporal_api_key: SecretStr | None = None
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = None
+    temporal_ui_url: str | None = None
+
+    akku_base_url: str = f"http://127.0.0.1:{DEV_AKKU_PORT}/api"
+    akku_api_key: SecretStr = SecretStr(DEV_AKKU_API_KEY)
+
+    slack_api_url: str = f"http://127.0.0.1:{DEV_SLACK_PORT}/api/"
+    slack_bot_token: SecretStr = SecretStr(DEV_SLACK_BOT_TOKEN)
+    slack_signing_secret: SecretStr = SecretStr(DEV_SLACK_SIGNING_SECRET)
+    slack_app_id: str | None = DEV_SLACK_APP_ID
+    slack_approval_channel: str = DEV_SLACK_CHANNEL
+    slack_approver_ids: Annotated[list[str], NoDecode] = Field(default_factory=lambda: [DEV_SLACK_APPROVER])
+
+    riposte_webhook_token: SecretStr | None = None
+    riposte_webhook_secret: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    riposte_http_host: str = "127.0.0.1"
+    riposte_http_port: int = Field(default=8080, ge=1, le=65535)
+    riposte_playbooks_dir: Path = Path("playbooks")
+    riposte_dry_run: bool = False
+    riposte_state_dir: Path = Path(".state")
+
+    @field_validator("slack_approver_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("riposte_webhook_secret", mode="before")
+    @classmethod
+    def _split_secrets(cls, value: object) -> object:
+        """Several space- or comma-separated secrets allow rotation (Standard Webhooks)."""
+        if isinstance(value, str):
+            return [part for part in value.replace(",", " ").split() if part]
+        return value
+
+    @field_validator("riposte_webhook_secret")
+    @classmethod
+    def _whsec(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for secret in value:
+            if not secret.get_secret_value().startswith("whsec_"):
+                raise ValueError("each secret must start with 'whsec_' (Standard Webhooks format)")
+        return value
+
+    @field_validator("temporal_address")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise ValueError("expected host:port, e.g. my-ns.a1b2c.tmprl.cloud:7233")
+        return value
+
+    @property
+    def embedded(self) -> bool:
+        """True when Riposte runs its own dev server (TEMPORAL_ADDRESS unset)."""
+        return self.temporal_address is None
+
+    @property
+    def target_host(self) -> str:
+        return self.temporal_address or f"127.0.0.1:{DEV_TEMPORAL_PORT}"
+
+    @property
+    def ui_url(self) -> str | None:
+        if self.temporal_ui_url:
+            return self.temporal_ui_url.rstrip("/")
+        return f"http://127.0.0.1:{DEV_UI_PORT}" if self.embedded else None
+
+    def with_generated_secrets(self) -> Settings:
+        """The embedded stack's webhook credentials: generated when unset, printed by `riposte dev`."""
+        update: dict[str, object] = {}
+        if self.riposte_webhook_token is None:
+            update["riposte_webhook_token"] = SecretStr(secrets.token_urlsafe(24))
+        if not self.riposte_webhook_secret:
+            update["riposte_webhook_secret"] = [SecretStr("whsec_" + secrets.token_urlsafe(24))]
+        return self.model_copy(update=update) if update else self
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate settings; a bad variable raises SettingsError naming it."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = "_".join(str(part) for part in error["loc"][:1]).upper() or "settings"
+            problems.append(f"{name}: {error['msg']}")
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()
