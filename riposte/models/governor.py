@@ -1,0 +1,47 @@
+"""The automatic-action governor's messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from riposte.models.common import Model
+
+
+
+def governor_workflow_id(task_queue: str) -> str:
+    """One governor per task queue: the deployment's unit, and its workers run the governor."""
+    return f"riposte-action-governor/{task_queue}"
+
+
+class PermitRequest(Model):
+    key: str  # idempotency: the same key always gets the same answer
+    count: int = Field(default=1, ge=1)
+    limit: int = Field(ge=0)
+    window_seconds: float = Field(gt=0)
+    requested_by: str = ""  # workflow id, for the record
+
+
+class PermitDecision(Model):
+    key: str
+    granted: bool
+    used_in_window: int  # automatic actions already granted in the window, before this request
+    limit: int
+    window_seconds: float
+
+
+class Grant(Model):
+    key: str
+    at: datetime
+    count: int
+    requested_by: str = ""
+
+
+class GovernorState(Model):
+    grants: list[Grant] = Field(default_factory=list)  # granted permits, newest last
+    answered: dict[str, bool] = Field(default_factory=dict)  # key -> granted, for idempotency
+
+
+class GovernorInput(Model):
+    state: GovernorState = Field(default_factory=GovernorState)

@@ -1,0 +1,89 @@
+"""ActionGovernor: one workflow that rations automatic account actions across every run.
+
+"At most N automatic actions in any rolling window W" must hold across all concurrent
+investigations and all workers, so the counter lives in a Temporal workflow, not in a
+process: permits are asked for with update-with-start (activities/governor.py), and
+update handlers run one at a time, so two racing requests can never both take the
+last permit. Answers are remembered by key, so a retried request is answered the same.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from riposte.models.governor import (
+        Grant,
+        GovernorInput,
+        GovernorState,
+        PermitDecision,
+        PermitRequest,
+    )
+
+MEMORY = timedelta(hours=24)  # longest window honoured; answers are kept as long
+MAX_UPDATES_PER_RUN = 500  # continue-as-new well before the history grows large
+
+
+@workflow.defn(name="ActionGovernor")
+class ActionGovernor:
+    @workflow.init
+    def __init__(self, inp: GovernorInput) -> None:
+        self._state = GovernorState(
+            grants=list(inp.state.grants), answered=dict(inp.state.answered)
+        )
+        self._updates = 0
+
+    @workflow.run
+    async def run(self, inp: GovernorInput) -> None:
+        await workflow.wait_condition(
+            lambda: self._updates >= MAX_UPDATES_PER_RUN or workflow.info().is_continue_as_new_suggested()
+        )
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(GovernorInput(state=self._pruned()))
+
+    @workflow.update(name="acquire")
+    def acquire(self, request: PermitRequest) -> PermitDecision:
+        self._updates += 1
+        now = workflow.now()
+        self._state = self._pruned()
+        window_start = now - timedelta(seconds=request.window_seconds)
+        used = sum(g.count for g in self._state.grants if g.at > window_start)
+        previous = self._state.answered.get(request.key)
+        if previous is not None:
+            granted = previous
+        else:
+            granted = used + request.count <= request.limit
+            self._state.answered[request.key] = granted
+            if granted:
+                self._state.grants.append(
+                    Grant(key=request.key, at=now, count=request.count, requested_by=request.requested_by)
+                )
+        if previous is None:
+            workflow.logger.info(
+                "permit %s",
+                "granted" if granted else "refused",
+                extra={"key": request.key, "used": used, "limit": request.limit},
+            )
+        return PermitDecision(
+            key=request.key,
+            granted=granted,
+            used_in_window=used,
+            limit=request.limit,
+            window_seconds=request.window_seconds,
+        )
+
+    @workflow.query(name="state")
+    def state(self) -> GovernorState:
+        return self._state
+
+    def _pruned(self) -> GovernorState:
+        horizon = workflow.now() - MEMORY
+        grants = [g for g in self._state.grants if g.at > horizon]
+        live = {g.key for g in grants}
+        # refused answers are not worth 24 h of memory once their requester has moved on
+        answered = {k: v for k, v in self._state.answered.items() if k in live or not v}
+        if len(answered) > 5000:
+            answered = dict(list(answered.items())[-5000:])
+        return GovernorState(grants=grants, answered=answered)
