@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio import activity
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
@@ -21,7 +23,7 @@ class GovernorActivities:
 
     @activity.defn(name="Ask the action governor for a permit")
     async def acquire_permit(self, request: PermitRequest) -> PermitDecision:
-        start = WithStartWorkflowOperation(
+        start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
             "ActionGovernor",
             GovernorInput(),
             id=governor_workflow_id(self._task_queue),
@@ -29,6 +31,7 @@ class GovernorActivities:
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             static_summary="Rations automatic account actions across every run",
         )
-        return await self._client.execute_update_with_start_workflow(
+        decision: PermitDecision = await self._client.execute_update_with_start_workflow(
             "acquire", request, start_workflow_operation=start, result_type=PermitDecision
         )
+        return decision

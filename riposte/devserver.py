@@ -110,12 +110,12 @@ class DevServer:
             )
         out = self.log_file.open("ab") if self.log_file else subprocess.DEVNULL
         try:
-            self._process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            self._process = subprocess.Popen(  # noqa: S603, ASYNC220 - fixed argv, no shell; Popen returns at once
                 self.command(),
                 stdout=out,
                 stderr=subprocess.STDOUT if self.log_file else subprocess.DEVNULL,
                 stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, async-signal-safe
+                preexec_fn=_die_with_parent,  # only prctl, which is async-signal-safe
                 start_new_session=True,  # Ctrl-C reaches us, not the server; we stop it in order
             )
         finally:

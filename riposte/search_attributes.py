@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio.common import SearchAttributeKey
 
 ACTOR = SearchAttributeKey.for_keyword("RiposteActor")
@@ -12,7 +14,7 @@ SOURCE = SearchAttributeKey.for_keyword("RiposteSource")
 PLAYBOOK = SearchAttributeKey.for_keyword("RipostePlaybook")
 STAGE = SearchAttributeKey.for_keyword("RiposteStage")
 
-ALL: tuple[SearchAttributeKey[object], ...] = (  # type: ignore[assignment]
+ALL: tuple[SearchAttributeKey[Any], ...] = (
     ACTOR,
     DETECTION,
     SCORE,

@@ -20,8 +20,8 @@ DEV_UI_PORT = 8233
 DEV_AKKU_PORT = 8081
 DEV_SLACK_PORT = 8082
 DEV_AKKU_API_KEY = "akku-dev-key"
-DEV_SLACK_BOT_TOKEN = "xoxb-riposte-simulator"
-DEV_SLACK_SIGNING_SECRET = "riposte-simulator-signing-secret"
+DEV_SLACK_BOT_TOKEN = "xoxb-riposte-simulator"  # noqa: S105 - the local simulator's, public by design
+DEV_SLACK_SIGNING_SECRET = "riposte-simulator-signing-secret"  # noqa: S105 - simulator only
 DEV_SLACK_APP_ID = "A0RIPOSTE"
 DEV_SLACK_CHANNEL = "C0SECOPS"
 DEV_SLACK_APPROVER = "U0ANALYST"
@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     slack_app_id: str | None = DEV_SLACK_APP_ID
     slack_approval_channel: str = DEV_SLACK_CHANNEL
     slack_approver_ids: Annotated[list[str], NoDecode] = Field(default_factory=lambda: [DEV_SLACK_APPROVER])
+    slack_approver_group: str | None = Field(
+        default=None, description="Slack user group id whose members may also decide (usergroups.users.list)"
+    )
 
     riposte_webhook_token: SecretStr | None = None
     riposte_webhook_secret: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
@@ -61,6 +64,9 @@ class Settings(BaseSettings):
     riposte_playbooks_dir: Path = Path("playbooks")
     riposte_dry_run: bool = False
     riposte_state_dir: Path = Path(".state")
+    riposte_sources_file: Path | None = Field(
+        default=None, description="YAML overriding the gateway's per-source settings (config/sources.yaml)"
+    )
 
     @field_validator("slack_approver_ids", mode="before")
     @classmethod

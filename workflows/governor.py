@@ -15,9 +15,9 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from riposte.models.governor import (
-        Grant,
         GovernorInput,
         GovernorState,
+        Grant,
         PermitDecision,
         PermitRequest,
     )
@@ -30,9 +30,7 @@ MAX_UPDATES_PER_RUN = 500  # continue-as-new well before the history grows large
 class ActionGovernor:
     @workflow.init
     def __init__(self, inp: GovernorInput) -> None:
-        self._state = GovernorState(
-            grants=list(inp.state.grants), answered=dict(inp.state.answered)
-        )
+        self._state = GovernorState(grants=list(inp.state.grants), answered=dict(inp.state.answered))
         self._updates = 0
 
     @workflow.run

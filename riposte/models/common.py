@@ -37,7 +37,7 @@ class ActionKind(StrEnum):
 
     LOCK = "lock"
     UNLOCK = "unlock"
-    FORCE_PASSWORD_RESET = "force_password_reset"
+    FORCE_PASSWORD_RESET = "force_password_reset"  # noqa: S105 - an action name, not a password
     REVOKE_SESSIONS = "revoke_sessions"
     RESET_MFA = "reset_mfa"
     REVOKE_ROLE = "revoke_role"

@@ -9,7 +9,6 @@ from pydantic import Field
 from riposte.models.common import Model
 
 
-
 def governor_workflow_id(task_queue: str) -> str:
     """One governor per task queue: the deployment's unit, and its workers run the governor."""
     return f"riposte-action-governor/{task_queue}"

@@ -43,7 +43,7 @@ class AlertRunOutcome(Model):
     actors_resolved: int
     unknown_identities: list[str] = Field(default_factory=list)  # capped at 100
     investigations: list[str] = Field(default_factory=list)  # workflow ids, capped at 100
-    enrichment_calls: int = 0
+    enrichment_batches: int = 0
 
 
 # --- investigation -----------------------------------------------------------------------
@@ -142,6 +142,18 @@ class DecisionAck(Model):
     required: int
 
 
+class Notification(Model):
+    """An FYI message to the team (notify responses, automatic actions, failures)."""
+
+    actor_id: str
+    headline: str
+    channel: str | None = None
+    assessment: Assessment | None = None
+    user: UserRecord | None = None
+    results: list[ActionResult] = Field(default_factory=list)
+    run_ui_url: str | None = None
+
+
 class ApprovalUpdate(Model):
     """Input of the activity that rewrites the Slack message after a decision or timeout."""
 
@@ -158,6 +170,7 @@ class ApprovalUpdate(Model):
 
 class DecisionRecord(Model):
     at: datetime
+    label: str  # acted | approved | dismissed | timed_out | notified | observed | escalated | dry_run
     response: Response
     score: float
     decided_by: str  # "policy" or the people who decided
@@ -202,3 +215,25 @@ class InvestigationOutcome(Model):
 
 
 InvestigationInput.model_rebuild()
+
+
+# --- dispatch (alert run -> investigations) ----------------------------------------------
+
+
+class DispatchRequest(Model):
+    """Enrich up to 100 actors in Akku and hand each its finding (signal-with-start)."""
+
+    alert_workflow_id: str
+    alert: AlertRef
+    playbook: PlaybookSnapshot
+    actor_ids: list[str] = Field(max_length=100)
+    since: datetime
+    until: datetime
+    context: AlertContext
+    options: RunOptions
+    admin_history_days: int | None = None
+
+
+class DispatchResult(Model):
+    investigations: list[str] = Field(default_factory=list)
+    unknown_actor_ids: list[str] = Field(default_factory=list)

@@ -41,9 +41,7 @@ async def test_persistent_server_keeps_runs_and_attributes_across_restart(tmp_pa
     server = DevServer(port=free_port(), ui_port=None, db_file=tmp_path / "temporal.db")
     async with server:
         client = await Client.connect(server.address)
-        listed = await client.operator_service.list_search_attributes(
-            ListSearchAttributesRequest(namespace="default")
-        )
+        listed = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace="default"))
         for key in search_attributes.ALL:
             assert key.name in listed.custom_attributes
         await client.start_workflow("Nobody", id="survivor", task_queue="nowhere")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+
 from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Worker
@@ -17,15 +18,13 @@ async def test_racing_requests_never_exceed_the_limit(client: Client, task_queue
     env = ActivityEnvironment()
     window = 3600.0
     async with Worker(client, task_queue=task_queue, workflows=[ActionGovernor]):
-        requests = [
-            PermitRequest(key=f"{task_queue}-{i}", limit=7, window_seconds=window) for i in range(40)
-        ]
+        requests = [PermitRequest(key=f"{task_queue}-{i}", limit=7, window_seconds=window) for i in range(40)]
         decisions = await asyncio.gather(*(env.run(acts.acquire_permit, r) for r in requests))
         assert sum(d.granted for d in decisions) == 7
         # a retried request gets its first answer, granted or not
         again = await asyncio.gather(*(env.run(acts.acquire_permit, r) for r in requests[:10]))
         assert [d.granted for d in again] == [d.granted for d in decisions[:10]]
         state = await client.get_workflow_handle(governor_workflow_id(task_queue)).query(
-            ActionGovernor.state, result_type=GovernorState
+            "state", result_type=GovernorState
         )
         assert sum(g.count for g in state.grants) == 7

@@ -30,14 +30,12 @@ class SleepyWorkflow:
     async def run(self, ping: Ping) -> Ping:
         try:
             await workflow.wait_condition(lambda: False, timeout=timedelta(hours=6))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return Ping(text="woke after 6 h")
         raise AssertionError("unreachable")
 
 
-async def test_dev_server_runs_a_workflow_through_a_real_worker(
-    env: WorkflowEnvironment, task_queue: str
-) -> None:
+async def test_dev_server_runs_a_workflow_through_a_real_worker(env: WorkflowEnvironment, task_queue: str) -> None:
     async with Worker(env.client, task_queue=task_queue, workflows=[PingWorkflow]):
         result = await env.client.execute_workflow(
             PingWorkflow.run, Ping(text="hi"), id=f"ping-{task_queue}", task_queue=task_queue
