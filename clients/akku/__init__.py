@@ -1,0 +1,1 @@
+"""The Akku IAM API client (contract: akku-api.md)."""

@@ -1,0 +1,199 @@
+"""The Akku simulator's state: a synthetic tenant, its events, writes, requests and faults."""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from clients.akku import adapter as api
+
+OFFICE_CIDR = "198.51.100.0/24"  # the office, behind a trusted CIDR
+VPN_EGRESS_CIDR = "192.0.2.0/24"  # the corporate VPN's egress range
+ATTACKER_CIDR = "203.0.113.0/24"  # where the attacks come from
+BREAK_GLASS = "u_breakglass"
+ADMIN_ROLES = ("security_admin", "global_admin", "helpdesk_admin", "ivr_admin")
+
+FIRST = ["asha", "ravi", "meera", "arjun", "lena", "tom", "sara", "omar", "yuki", "ines", "kofi", "nina", "li", "dev"]
+LAST = ["iyer", "nair", "patel", "schmidt", "garcia", "okafor", "tanaka", "silva", "khan", "martin", "rossi", "chen"]
+CITIES = {
+    "Chennai": ("IN", 13.08, 80.27),
+    "Bengaluru": ("IN", 12.97, 77.59),
+    "Mumbai": ("IN", 19.08, 72.88),
+    "Frankfurt": ("DE", 50.11, 8.68),
+    "London": ("GB", 51.51, -0.13),
+    "Sao Paulo": ("BR", -23.55, -46.63),
+    "Hanoi": ("VN", 21.03, 105.85),
+    "Lagos": ("NG", 6.52, 3.38),
+    "Moscow": ("RU", 55.76, 37.62),
+}
+HOME = "Chennai"
+
+
+def ip_in(cidr: str, host: int) -> str:
+    prefix = cidr.split("/")[0].rsplit(".", 1)[0]
+    return f"{prefix}.{host % 254 + 1}"
+
+
+@dataclass
+class Store:
+    seed: int
+    now: datetime
+    fixed_clock: bool = False  # True: scenarios happen at `now`; False: at the moment they are loaded
+    rng: random.Random = field(init=False)
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    audit: list[dict[str, Any]] = field(default_factory=list)
+    idempotency: dict[str, tuple[datetime, dict[str, Any]]] = field(default_factory=dict)
+    writes: list[dict[str, Any]] = field(default_factory=list)
+    requests: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=20_000))
+    faults: dict[str, Any] | None = None
+    fault_rng: random.Random = field(default_factory=random.Random)
+    used: set[str] = field(default_factory=set)  # actors already given a scenario
+    _ids: int = 0
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+        self._populate()
+
+    # --- ids and time ---------------------------------------------------------------------
+
+    def clock(self) -> datetime:
+        return self.now if self.fixed_clock else datetime.now(UTC)
+
+    def next_id(self, prefix: str) -> str:
+        self._ids += 1
+        return f"{prefix}_{self.seed:02d}{self._ids:010d}"
+
+    # --- population -----------------------------------------------------------------------
+
+    def _user(self, actor_id: str, *, roles: list[str] | None = None, last_active_days: float = 0.2) -> None:
+        first, last = self.rng.choice(FIRST), self.rng.choice(LAST)
+        email = f"{first}.{last}.{actor_id.removeprefix('u_')}@example.com"
+        roles = roles or []
+        self.users[actor_id] = {
+            "actor_id": actor_id,
+            "email": email,
+            "login": email,
+            "display_name": f"{first.title()} {last.title()}",
+            "status": "active",
+            "roles": roles,
+            "privileged": bool(roles) or actor_id == BREAK_GLASS,
+            "created_at": api.timestamp(self.now - timedelta(days=400 + self.rng.randint(0, 600))),
+            "last_active_at": api.timestamp(self.now - timedelta(days=last_active_days)),
+            "mfa_methods": self.rng.choice([["push"], ["push", "TOTP"], ["FIDO2"], ["TOTP"]]),
+            "password_reset_required": False,
+        }
+
+    def _populate(self) -> None:
+        for n in range(200):
+            self._user(f"u_{10001 + n}", last_active_days=self.rng.uniform(0.05, 3))
+        for n, role in enumerate(("security_admin", "global_admin", "helpdesk_admin", "ivr_admin")):
+            self._user(f"u_admin{n + 1}", roles=[role])
+        self._user(BREAK_GLASS, roles=["global_admin"], last_active_days=30)
+        for n in range(5):
+            self._user(f"u_{20001 + n}", last_active_days=120 + 20 * n)  # dormant: > 90 days
+        # background: ordinary sign-ins over the last day, from the office or home
+        for actor_id in [a for a in self.users if a.startswith("u_1")]:
+            for _ in range(self.rng.randint(1, 3)):
+                at = self.now - timedelta(hours=self.rng.uniform(1.5, 24))
+                office = self.rng.random() < 0.6
+                ip = (
+                    ip_in(OFFICE_CIDR, self.rng.randint(1, 200))
+                    if office
+                    else f"100.64.{self.rng.randint(0, 255)}.{self.rng.randint(1, 254)}"
+                )
+                self.sign_in(actor_id, at, ip, "Chennai" if office else "Bengaluru", known=True)
+        # admins' own history: who assigned which roles in the last 90 days
+        for n, role in enumerate(("helpdesk_admin", "ivr_admin")):
+            for k in range(4):
+                self.audit_event(
+                    "u_admin3",
+                    "role.assigned",
+                    f"u_{10150 + 4 * n + k}",
+                    role,
+                    self.now - timedelta(days=10 + 15 * k + n),
+                    ip_in(OFFICE_CIDR, 20),
+                )
+        self.events.sort(key=lambda e: (e["timestamp"], e["event_id"]))
+
+    # --- writing events -------------------------------------------------------------------
+
+    def event(
+        self, event_type: str, actor_id: str, at: datetime, source_ip: str, city: str | None, **fields: Any
+    ) -> None:
+        geo = None
+        if city:
+            country, lat, lon = CITIES[city]
+            geo = {"country_code": country, "city": city, "latitude": lat, "longitude": lon}
+        record: dict[str, Any] = {
+            "event_id": self.next_id("evt"),
+            "event_type": event_type,
+            "timestamp": api.timestamp(at),
+            "actor_id": actor_id,
+            "source_ip": source_ip,
+            "user_agent": fields.pop("user_agent", "Mozilla/5.0 (Windows NT 10.0; Win64; x64)"),
+            "geo_location": geo,
+        }
+        record.update(fields)
+        self.events.append(record)
+
+    def risk(
+        self, *, known: bool, reputation: str = "good", unusual: bool = False, anomaly: bool = False
+    ) -> dict[str, Any]:
+        level = (
+            "low"
+            if known and reputation == "good" and not unusual
+            else "high"
+            if not known and (reputation in ("suspicious", "malicious") or unusual)
+            else "medium"
+        )
+        return {
+            "risk_level": level,
+            "geo_anomaly": anomaly,
+            "ip_reputation": reputation,
+            "unusual_time": unusual,
+            "device_known": known,
+        }
+
+    def sign_in(
+        self, actor_id: str, at: datetime, ip: str, city: str, *, known: bool, reputation: str = "good"
+    ) -> None:
+        risk = self.risk(known=known, reputation=reputation, anomaly=city not in ("Chennai", "Bengaluru"))
+        method = self.users[actor_id]["mfa_methods"][0]
+        self.event("mfa.challenge_issued", actor_id, at, ip, city, mfa_method=method, risk_context=risk)
+        self.event(
+            "mfa.success",
+            actor_id,
+            at + timedelta(seconds=4),
+            ip,
+            city,
+            mfa_method=method,
+            outcome="success",
+            risk_context=risk,
+        )
+        self.event("login.success", actor_id, at + timedelta(seconds=5), ip, city, outcome="success", risk_context=risk)
+
+    def audit_event(self, admin: str, action: str, target: str, role: str, at: datetime, ip: str) -> None:
+        self.audit.append(
+            {
+                "event_id": self.next_id("aud"),
+                "timestamp": api.timestamp(at),
+                "action": action,
+                "actor_id": admin,
+                "target_id": target,
+                "role": role,
+                "source_ip": ip,
+                "geo_location": {"country_code": "IN", "city": "Chennai", "latitude": 13.08, "longitude": 80.27},
+            }
+        )
+        self.audit.sort(key=lambda e: (e["timestamp"], e["event_id"]))
+
+    def pick(self, count: int, prefix: str = "u_1") -> list[str]:
+        """Fresh actors for a scenario (each scenario load gets people no earlier load used)."""
+        pool = [a for a in self.users if a.startswith(prefix) and a not in self.used]
+        chosen = sorted(self.rng.sample(pool, min(count, len(pool))))
+        self.used.update(chosen)
+        return chosen
