@@ -8,12 +8,26 @@ its input, so replays never depend on files that changed since.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from riposte.models.common import ActionKind, DetectionType, Response, Severity
+
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+
+
+def _duration(value: object) -> object:
+    """'90s', '15m', '2h', '90d' as well as pydantic's own forms (seconds, ISO 8601 'PT1H')."""
+    if isinstance(value, str) and (match := _DURATION.match(value)):
+        return timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
 
 
 class Strict(BaseModel):
@@ -37,7 +51,7 @@ class FactorParams(Strict):
     weight: float = Field(ge=0, le=100)
     threshold: float | None = Field(default=None, description="the level at which the factor starts")
     saturate_at: float | None = Field(default=None, description="the level at which it gives full weight")
-    window: timedelta | None = None
+    window: Duration | None = None
 
 
 class ApprovalOption(Strict):
@@ -68,10 +82,10 @@ class Approval(Strict):
     approvers: list[str] = Field(default_factory=list, description="Slack user ids; default SLACK_APPROVER_IDS")
     approver_group: str | None = Field(default=None, description="Slack user group id whose members may decide")
     required_approvers: int = Field(default=1, ge=1, le=5)
-    timeout: timedelta = timedelta(minutes=15)
-    remind_after: timedelta | None = timedelta(minutes=5)
+    timeout: Duration = timedelta(minutes=15)
+    remind_after: Duration | None = timedelta(minutes=5)
     escalate_channel: str | None = None
-    escalate_after: timedelta | None = None
+    escalate_after: Duration | None = None
     on_timeout: Literal["dismiss", "act", "keep_waiting"] = "dismiss"
     fallback_actions: list[ActionKind] = Field(default_factory=list, description="on_timeout: act")
 
@@ -80,7 +94,7 @@ class ActionLimit(Strict):
     """At most `max_actions` automatic account actions in any rolling `window`, across every run."""
 
     max_actions: int = Field(default=25, ge=0)
-    window: timedelta = timedelta(hours=1)
+    window: Duration = timedelta(hours=1)
 
 
 class Guards(Strict):
@@ -98,22 +112,23 @@ class Playbook(Strict):
     description: str = ""
     version: int = Field(default=1, ge=1)
     match: Match
-    lookback: timedelta = timedelta(hours=1)
-    correlation_window: timedelta = timedelta(hours=1)
+    lookback: Duration = timedelta(hours=1)
+    correlation_window: Duration = timedelta(hours=1)
     factors: dict[str, FactorParams]
     bands: Annotated[list[Band], Field(min_length=1)]
     approval: Approval = Field(default_factory=Approval)
     guards: Guards = Field(default_factory=Guards)
     dry_run: bool = False
 
-    @model_validator(mode="after")
-    def _bands_cover_zero(self) -> Playbook:
-        scores = [b.min_score for b in self.bands]
+    @field_validator("bands")
+    @classmethod
+    def _bands_cover_zero(cls, bands: list[Band]) -> list[Band]:
+        scores = [b.min_score for b in bands]
         if scores != sorted(scores, reverse=True):
             raise ValueError("bands must be listed from the highest min_score down")
         if scores[-1] != 0:
             raise ValueError("the last band must start at min_score 0 so every score has a response")
-        return self
+        return bands
 
 
 class PlaybookSnapshot(BaseModel):

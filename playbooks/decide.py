@@ -1,0 +1,144 @@
+"""From findings to a decision: score, band, guards. Pure: same input, same answer.
+
+Several findings about one person combine as independent evidence,
+`100 * (1 - prod(1 - s_i / 100))`: a second detection always raises the score and never
+lowers it, and no pile of weak signals passes 100. The playbook of the strongest finding
+drives the response; guards then make it safer, never more aggressive.
+"""
+
+from __future__ import annotations
+
+from playbooks.schema import ApprovalOption, Band, Guards, Playbook
+from playbooks.scoring import score_finding
+from riposte.models.common import ActionKind, DetectionType, Response, Severity
+from riposte.models.evidence import UserRecord
+from riposte.models.runs import Assessment, EvaluationInput, Factor, Finding
+
+RANK = {Response.OBSERVE: 0, Response.NOTIFY: 1, Response.APPROVE: 2, Response.ACT: 3}
+SEVERITY_RANK = {s: i for i, s in enumerate(Severity)}
+NEVER_AUTOMATIC = {DetectionType.ADMIN_ELEVATION, DetectionType.DORMANT_ACCOUNT}
+REVOKE_ROLE = ApprovalOption(
+    id="revoke_role", label="Revoke the role", actions=[ActionKind.REVOKE_ROLE], style="danger", confirm=True
+)
+DISMISS = ApprovalOption(id="dismiss", label="Dismiss as benign", actions=[])
+
+
+def response_rank(response: Response) -> int:
+    return RANK[response]
+
+
+def band_for(playbook: Playbook, score: float) -> Band:
+    return next(b for b in playbook.bands if score >= b.min_score)
+
+
+def combine(scores: list[float]) -> float:
+    remaining = 1.0
+    for s in scores:
+        remaining *= 1 - min(max(s, 0.0), 100.0) / 100
+    return round(100 * (1 - remaining), 1)
+
+
+def protection(actor_id: str, user: UserRecord | None, guards: Guards) -> str | None:
+    if actor_id in guards.protected_actor_ids:
+        return f"{actor_id} is a protected account (break-glass)"
+    if user is not None:
+        roles = sorted(set(user.roles) & set(guards.protected_roles))
+        if roles:
+            return f"holds protected role(s) {', '.join(roles)}"
+        if guards.protect_privileged and user.privileged:
+            return "privileged account"
+    return None
+
+
+def evaluate(inp: EvaluationInput) -> Assessment:
+    findings = [f for f in inp.findings if f.evidence.actor_id == inp.actor_id]
+    if not findings:
+        raise ValueError(f"no finding about {inp.actor_id}")
+    if not any(f.evidence.known for f in findings):
+        latest = findings[-1]
+        return Assessment(
+            score=0,
+            factors=[Factor(name="unknown_actor", points=0, detail=f"{inp.actor_id} is unknown to Akku")],
+            response=Response.OBSERVE,
+            detections=sorted({f.alert.detection for f in findings}),
+            severity=latest.alert.severity,
+            playbook=latest.playbook.name,
+            guard_notes=["unknown actor: nothing to act on"],
+        )
+    scored = [(score_finding(f, inp.now), f) for f in findings if f.evidence.known]
+    _, driver = max(scored, key=lambda item: (item[0][0], item[1].alert.received_at))
+    score = combine([s for (s, _), _ in scored])
+    factors = _merge_factors(scored, several=len({f.playbook.name for _, f in scored}) > 1)
+    playbook = driver.playbook.playbook
+    band = band_for(playbook, score)
+    response, actions, options = band.response, list(band.actions), list(band.options)
+    detections = sorted({f.alert.detection for _, f in scored})
+    notes: list[str] = []
+    if len(scored) > 1:
+        notes.append(f"{len(scored)} findings combined: {', '.join(d.value for d in detections)}")
+
+    user = next((f.evidence.user for _, f in reversed(scored) if f.evidence.user), None)
+    role, role_target = _elevation(driver)
+    if DetectionType.ADMIN_ELEVATION in detections and role:
+        options = options or [REVOKE_ROLE, DISMISS]
+        actions = actions or [ActionKind.REVOKE_ROLE]
+
+    guarded = protection(inp.actor_id, user, playbook.guards)
+    if response is Response.ACT and guarded:
+        response = Response.APPROVE
+        notes.append(f"{guarded}: never acted on automatically, a person decides")
+    if response is Response.ACT and set(detections) & NEVER_AUTOMATIC:
+        response = Response.APPROVE
+        notes.append("this detection always needs a person (manual verification)")
+    if user is not None and user.status == "locked" and ActionKind.LOCK in actions:
+        actions = [a for a in actions if a is not ActionKind.LOCK]
+        notes.append("account already locked in Akku: not locking again")
+        if response is Response.ACT and not actions:
+            response = Response.NOTIFY
+    if response is Response.APPROVE and not options and actions:
+        options = [
+            ApprovalOption(
+                id="approve",
+                label=("Approve: " + ", ".join(a.value.replace("_", " ") for a in actions))[:75],
+                actions=actions,
+                style="danger",
+                confirm=True,
+            ),
+            DISMISS,
+        ]
+    limit = playbook.guards.auto_action_limit
+    return Assessment(
+        score=min(100.0, score),
+        factors=factors,
+        response=response,
+        actions=actions if response in (Response.ACT, Response.APPROVE) else [],
+        options=options if response is Response.APPROVE else [],
+        detections=detections,
+        severity=max((f.alert.severity for _, f in scored), key=lambda s: SEVERITY_RANK[s]),
+        playbook=driver.playbook.name,
+        guard_notes=notes,
+        protected=guarded is not None,
+        action_limit=limit.max_actions,
+        action_window_seconds=limit.window.total_seconds(),
+        role=role,
+        role_target=role_target,
+    )
+
+
+def _merge_factors(scored: list[tuple[tuple[float, list[Factor]], Finding]], *, several: bool) -> list[Factor]:
+    merged: list[Factor] = []
+    for (_, factors), finding in scored:
+        for factor in factors:
+            name = f"{finding.playbook.name}:{factor.name}" if several else factor.name
+            merged.append(factor.model_copy(update={"name": name}))
+    return sorted(merged, key=lambda f: -f.points)
+
+
+def _elevation(finding: Finding) -> tuple[str | None, str | None]:
+    admin = finding.evidence.admin
+    if admin is None:
+        return None, None
+    new = [c for c in admin.recent if c.role not in admin.roles_assigned_before]
+    if not new:
+        return None, None
+    return new[-1].role, new[-1].target_id
