@@ -268,7 +268,7 @@ def _contract(router: APIRouter, store: Store, config: SimulatorConfig) -> None:
         assert start is not None
         end = _parse_ts(body.until, "until")
         known = [a for a in body.actor_ids if a in store.users]
-        events = _filter_events(store, start, end, body.event_types or [], known, [])
+        events = _filter_events(store, start, end, body.event_types or [], known, []) if known else []
         by_actor: dict[str, list[dict[str, Any]]] = {a: [] for a in known}
         for event in events:
             by_actor[event["actor_id"]].append(event)
