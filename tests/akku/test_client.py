@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.akku import AkkuActivities
 from clients.akku.client import AkkuClient
 from clients.akku.errors import (
+    AkkuError,
     AkkuAuthError,
     AkkuBadRequest,
     AkkuNotFound,
@@ -49,7 +51,8 @@ async def control(sim: str, method: str, path: str, body: object = None) -> dict
     async with httpx.AsyncClient() as http:
         answer = await http.request(method, f"{sim}{path}", json=body)
         answer.raise_for_status()
-        return answer.json()
+        data: dict = answer.json()
+        return data
 
 
 def since() -> datetime:
@@ -129,7 +132,7 @@ async def test_retry_after_is_honoured(akku: AkkuClient, sim: str) -> None:
     ]
     gaps = [
         (datetime.fromisoformat(b["at"]) - datetime.fromisoformat(a["at"])).total_seconds()
-        for a, b in zip(requests, requests[1:], strict=False)
+        for a, b in itertools.pairwise(requests)
     ]
     assert len(requests) == 3 and all(g >= 0.99 for g in gaps)
     assert time.monotonic() - started >= 2
@@ -144,7 +147,7 @@ async def test_retry_after_is_honoured(akku: AkkuClient, sim: str) -> None:
         ("timeout", AkkuUnavailable),
     ],
 )
-async def test_faults_surface_as_retryable_types(akku: AkkuClient, sim: str, kind: str, error: type) -> None:
+async def test_faults_surface_as_retryable_types(akku: AkkuClient, sim: str, kind: str, error: type[AkkuError]) -> None:
     await control(sim, "POST", "/_sim/faults", {"rate": 1.0, "kinds": [kind]})
     with pytest.raises(error) as caught:
         await akku.users_batch(["u_10001"])
@@ -202,11 +205,11 @@ async def test_audit_events_and_login_metrics(akku: AkkuClient, sim: str) -> Non
 
 
 async def test_the_stream_sends_events_as_ndjson(sim: str) -> None:
-    async with running_app(create_app(SimulatorConfig(api_key=KEY, heartbeat_seconds=0.05))) as url:
-        async with AkkuClient(f"{url}/api", KEY) as client:
-            seen = []
-            async for event in client.stream_events(since(), ["login.success"]):
-                seen.append(event)
-                if len(seen) == 3:
-                    break
+    app = create_app(SimulatorConfig(api_key=KEY, heartbeat_seconds=0.05))
+    async with running_app(app) as url, AkkuClient(f"{url}/api", KEY) as client:
+        seen = []
+        async for event in client.stream_events(since(), ["login.success"]):
+            seen.append(event)
+            if len(seen) == 3:
+                break
     assert all(e.event_type == "login.success" for e in seen)
