@@ -6,6 +6,7 @@ import itertools
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -15,9 +16,9 @@ from temporalio.testing import ActivityEnvironment
 from activities.akku import AkkuActivities
 from clients.akku.client import AkkuClient
 from clients.akku.errors import (
-    AkkuError,
     AkkuAuthError,
     AkkuBadRequest,
+    AkkuError,
     AkkuNotFound,
     AkkuProtocolError,
     AkkuRateLimited,
@@ -47,11 +48,11 @@ async def akku(sim: str) -> AsyncIterator[AkkuClient]:
         yield client
 
 
-async def control(sim: str, method: str, path: str, body: object = None) -> dict:
+async def control(sim: str, method: str, path: str, body: object = None) -> dict[str, Any]:
     async with httpx.AsyncClient() as http:
         answer = await http.request(method, f"{sim}{path}", json=body)
         answer.raise_for_status()
-        data: dict = answer.json()
+        data: dict[str, Any] = answer.json()
         return data
 
 
