@@ -163,6 +163,7 @@ class ApprovalUpdate(Model):
     decided_by: list[str] = Field(default_factory=list)
     decided_at: datetime | None = None
     results: list[ActionResult] = Field(default_factory=list)
+    keep_buttons: bool = False  # a reminder or a re-score: the request is still open
 
 
 # --- outcome -----------------------------------------------------------------------------

@@ -1,0 +1,140 @@
+"""Slack activities: ask for approval, update the message after a decision, notify the team.
+
+Slack's failures become typed ApplicationErrors: rate limits carry Retry-After into the
+next retry, outages are retried, configuration errors (a wrong channel or token) are not.
+If Slack stays down, the investigation keeps waiting and `riposte approve` still decides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from datetime import timedelta
+from typing import TypeVar
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.slack_blocks import (
+    approval_blocks,
+    decided_blocks,
+    headline,
+    notification_blocks,
+)
+from riposte.models.runs import ApprovalPosted, ApprovalRequest, ApprovalUpdate, Notification
+from riposte.settings import Settings
+
+T = TypeVar("T")
+PERMANENT = {
+    "channel_not_found",
+    "not_in_channel",
+    "invalid_auth",
+    "not_authed",
+    "account_inactive",
+    "token_revoked",
+    "missing_scope",
+    "message_not_found",
+    "cant_update_message",
+    "invalid_blocks",
+    "invalid_arguments",
+    "is_archived",
+    "no_permission",
+}
+
+
+def _error(exc: BaseException) -> ApplicationError:
+    if isinstance(exc, SlackApiError):
+        code = str(exc.response.get("error") or "unknown_error")
+        status = exc.response.status_code
+        if status == 429 or code == "ratelimited":
+            retry_after = float(exc.response.headers.get("Retry-After") or exc.response.headers.get("retry-after") or 1)
+            return ApplicationError(
+                f"Slack rate limit ({code})", type="SlackRateLimited", next_retry_delay=timedelta(seconds=retry_after)
+            )
+        if code in PERMANENT:
+            return ApplicationError(f"Slack refused: {code}", type="SlackConfigError", non_retryable=True)
+        return ApplicationError(f"Slack error {status}: {code}", type="SlackUnavailable")
+    return ApplicationError(f"Slack unreachable ({type(exc).__name__})", type="SlackUnavailable")
+
+
+async def _slack(call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+        raise _error(exc) from None
+
+
+class SlackActivities:
+    def __init__(self, slack: AsyncWebClient, settings: Settings) -> None:
+        self._slack = slack
+        self._settings = settings
+
+    async def _allowed(self, request: ApprovalRequest) -> list[str]:
+        allowed = list(request.approvers or self._settings.slack_approver_ids)
+        group = request.approver_group or self._settings.slack_approver_group
+        if group:
+            members = await _slack(self._slack.usergroups_users_list(usergroup=group))
+            allowed += [str(u) for u in members.get("users") or []]
+        subject = None
+        email = request.user.email if request.user else None
+        if email:
+            try:
+                found = await self._slack.users_lookupByEmail(email=email)
+                subject = (found.get("user") or {}).get("id")
+            except SlackApiError as exc:
+                if exc.response.get("error") != "users_not_found":
+                    raise _error(exc) from None
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise _error(exc) from None
+        return sorted({u for u in allowed if u and u != subject})
+
+    @activity.defn(name="Ask for approval in Slack")
+    async def post_approval(self, request: ApprovalRequest) -> ApprovalPosted:
+        channel = request.channel or self._settings.slack_approval_channel
+        allowed = await self._allowed(request)
+        mentions = " ".join(f"<@{u}>" for u in allowed[:10])
+        note = f"Who may decide: {mentions}" if mentions else "No approver configured: decide with `riposte approve`"
+        if request.required_approvers > 1:
+            note += f" ({request.required_approvers} different people must agree)"
+        answer = await _slack(
+            self._slack.chat_postMessage(
+                channel=channel, text=headline(request), blocks=approval_blocks(request, note=note), unfurl_links=False
+            )
+        )
+        activity.logger.info("approval requested", extra={"workflow_id": request.workflow_id, "channel": channel})
+        return ApprovalPosted(
+            channel=str(answer.get("channel") or channel), ts=answer.get("ts"), allowed_approvers=allowed
+        )
+
+    @activity.defn(name="Update the approval message in Slack")
+    async def update_approval(self, update: ApprovalUpdate) -> ApprovalPosted:
+        posted = update.posted
+        if not posted.ts:
+            return posted
+        await _slack(
+            self._slack.chat_update(
+                channel=posted.channel, ts=posted.ts, text=update.headline, blocks=decided_blocks(update)
+            )
+        )
+        return posted
+
+    @activity.defn(name="Notify the team in Slack")
+    async def notify(self, notification: Notification) -> None:
+        channel = notification.channel or self._settings.slack_approval_channel
+        await _slack(
+            self._slack.chat_postMessage(
+                channel=channel,
+                text=notification.headline,
+                blocks=notification_blocks(notification),
+                unfurl_links=False,
+            )
+        )
+
+
+def slack_client(settings: Settings) -> AsyncWebClient:
+    """The bot's Web API client. Rate limits are not slept on here: Temporal's next retry waits them out."""
+    return AsyncWebClient(
+        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url, timeout=15
+    )

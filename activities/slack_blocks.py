@@ -1,0 +1,206 @@
+"""Block Kit for approval requests, decisions and notices: readable on a phone, within Slack's limits.
+
+Pure functions: the activities post what these build, the tests read it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from playbooks.schema import ApprovalOption
+from riposte.models.actions import ActionResult
+from riposte.models.common import ActionKind, DetectionType, Severity
+from riposte.models.evidence import ActorEvidence, UserRecord
+from riposte.models.runs import ApprovalRequest, ApprovalUpdate, Assessment, Notification
+
+TEXT_LIMIT = 3000  # a section's text
+BLOCK_LIMIT = 50
+BUTTON_LIMIT = 75
+VALUE_LIMIT = 2000
+ACTION_PREFIX = "riposte_decide_"
+DESTRUCTIVE = {ActionKind.LOCK, ActionKind.RESET_MFA, ActionKind.REVOKE_ROLE, ActionKind.FORCE_PASSWORD_RESET}
+Block = dict[str, Any]
+
+
+def _cut(text: str, limit: int = TEXT_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _cut(text)}}
+
+
+def _context(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(text)}]}
+
+
+def priority(assessment: Assessment) -> str:
+    if DetectionType.ADMIN_ELEVATION in assessment.detections or assessment.severity is Severity.CRITICAL:
+        return "P1"
+    return {Severity.HIGH: "P2", Severity.MEDIUM: "P3"}.get(assessment.severity, "P4")
+
+
+def detections_text(assessment: Assessment) -> str:
+    return ", ".join(d.value.replace("_", " ") for d in assessment.detections)
+
+
+def person_text(actor_id: str, user: UserRecord | None) -> str:
+    if user is None:
+        return f"*{actor_id}*"
+    name = user.display_name or user.login or actor_id
+    parts = [f"*{name}*", user.email or "", f"`{actor_id}`"]
+    if user.privileged or user.roles:
+        parts.append(f":warning: privileged ({', '.join(user.roles) or 'yes'})")
+    if user.status != "active":
+        parts.append(f"status {user.status}")
+    return " · ".join(p for p in parts if p)
+
+
+def evidence_lines(evidence: ActorEvidence) -> list[str]:
+    lines = []
+    if evidence.source_ips:
+        more = evidence.source_ip_count - len(evidence.source_ips[:5])
+        ips = ", ".join(evidence.source_ips[:5]) + (f" +{more}" if more > 0 else "")
+        countries = ", ".join(evidence.countries[:8])
+        lines.append(f"*Source IPs:* {ips}" + (f" ({countries})" if countries else ""))
+    if evidence.mfa_failures_by_method or evidence.mfa_failures_by_reason:
+        methods = ", ".join(f"{m} {n}" for m, n in sorted(evidence.mfa_failures_by_method.items()))
+        reasons = ", ".join(f"{r.replace('_', ' ')} {n}" for r, n in sorted(evidence.mfa_failures_by_reason.items()))
+        lines.append(f"*MFA failures:* {methods}" + (f"; {reasons}" if reasons else ""))
+    if evidence.push_challenges:
+        lines.append(
+            f"*Push challenges:* {len(evidence.push_challenges)} issued, {len(evidence.push_successes)} approved"
+        )
+    if evidence.lockouts:
+        worst = max((x.failed_attempt_count or 0 for x in evidence.lockouts), default=0)
+        lines.append(f"*Lockouts:* {len(evidence.lockouts)} (up to {worst} failed attempts)")
+    if evidence.recovery_by_method:
+        methods = ", ".join(f"{m.replace('_', ' ')} {n}" for m, n in sorted(evidence.recovery_by_method.items()))
+        lines.append(f"*Recovery attempts:* {methods}")
+    if evidence.admin and evidence.admin.recent:
+        change = evidence.admin.recent[-1]
+        lines.append(f"*Role change:* {change.role} → {change.target_id}")
+    return lines
+
+
+def _actions_text(actions: list[ActionKind]) -> str:
+    return ", ".join(a.value.replace("_", " ") for a in actions) or "no action"
+
+
+def _button(request: ApprovalRequest, option: ApprovalOption) -> Block:
+    value = json.dumps({"w": request.workflow_id, "r": request.request_id, "o": option.id}, separators=(",", ":"))
+    button: Block = {
+        "type": "button",
+        "action_id": f"{ACTION_PREFIX}{option.id}",
+        "text": {"type": "plain_text", "text": _cut(option.label, BUTTON_LIMIT)},
+        "value": value[:VALUE_LIMIT],
+    }
+    if option.style != "default":
+        button["style"] = option.style
+    if option.confirm or set(option.actions) & DESTRUCTIVE:
+        button["confirm"] = {
+            "title": {"type": "plain_text", "text": "Are you sure?"},
+            "text": {
+                "type": "mrkdwn",
+                "text": _cut(f"{option.label}: {_actions_text(option.actions)} on `{request.actor_id}`.", 300),
+            },
+            "confirm": {"type": "plain_text", "text": "Yes, do it"},
+            "deny": {"type": "plain_text", "text": "Cancel"},
+            "style": "danger",
+        }
+    return button
+
+
+def _links(run_url: str | None, siem_url: str | None) -> str:
+    links = [f"<{run_url}|Run in Temporal>" if run_url else "", f"<{siem_url}|Alert in the SIEM>" if siem_url else ""]
+    return " · ".join(link for link in links if link)
+
+
+def headline(request: ApprovalRequest) -> str:
+    a = request.assessment
+    return f"{priority(a)} {detections_text(a)}: {request.actor_id}, score {a.score:.0f}"
+
+
+def approval_blocks(request: ApprovalRequest, *, buttons: bool = True, note: str | None = None) -> list[Block]:
+    a = request.assessment
+    blocks: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": _cut(headline(request), 150)}},
+        _section(person_text(request.actor_id, request.user)),
+    ]
+    if request.dry_run:
+        blocks.append(_context(":test_tube: DRY RUN: decisions are recorded, nothing is written to Akku"))
+    factors = "\n".join(f"• {f.detail} (+{f.points:.0f})" for f in a.factors[:3])
+    blocks.append(_section(f"*Score {a.score:.0f}/100* because:\n{factors}"))
+    lines = evidence_lines(request.evidence)
+    if lines:
+        blocks.append(_section("\n".join(lines)))
+    if a.guard_notes:
+        blocks.append(_context("\n".join(f":shield: {n}" for n in a.guard_notes)))
+    blocks.append(_section(f"*Proposed:* {_actions_text(a.actions)}"))
+    if note:
+        blocks.append(_context(note))
+    if buttons and a.options:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"riposte_{request.request_id}",
+                "elements": [_button(request, o) for o in a.options[:25]],
+            }
+        )
+    links = _links(request.run_ui_url, request.siem_url)
+    if links:
+        blocks.append(_context(links))
+    return blocks[:BLOCK_LIMIT]
+
+
+def results_text(results: list[ActionResult]) -> str:
+    icons = {
+        "applied": ":white_check_mark:",
+        "already_applied": ":ballot_box_with_check:",
+        "failed": ":x:",
+        "dry_run": ":test_tube:",
+    }
+    return "\n".join(
+        f"{icons.get(r.status, '•')} {r.action.value.replace('_', ' ')} on `{r.actor_id}`: {r.status.replace('_', ' ')}"
+        + (f" ({r.detail})" if r.detail else "")
+        for r in results
+    )
+
+
+def _who(deciders: list[str]) -> str:
+    return ", ".join(
+        d.removeprefix("cli:") + " (CLI)" if d.startswith("cli:") else f"<@{d}>" if d.startswith(("U", "W")) else d
+        for d in deciders
+    )
+
+
+def decided_blocks(update: ApprovalUpdate) -> list[Block]:
+    """The message after a decision or timeout (buttons gone), or with a reminder (buttons kept)."""
+    reminder = update.keep_buttons
+    blocks = approval_blocks(update.request, buttons=reminder, note=None)
+    status = f"*{update.headline}*"
+    if update.decided_by:
+        status += f"\nby {_who(update.decided_by)}"
+    if update.decided_at:
+        stamp = int(update.decided_at.timestamp())
+        status += (
+            f" at <!date^{stamp}^{{date_short_pretty}} {{time}}|{update.decided_at.isoformat(timespec='seconds')}>"
+        )
+    if update.results:
+        status += "\n" + results_text(update.results)
+    position = len(blocks) - 1 if blocks and blocks[-1]["type"] == "context" else len(blocks)
+    blocks.insert(position, _section((":bell: " if reminder else ":lock: ") + status))
+    return blocks[:BLOCK_LIMIT]
+
+
+def notification_blocks(n: Notification) -> list[Block]:
+    blocks: list[Block] = [_section(f"*{n.headline}*"), _section(person_text(n.actor_id, n.user))]
+    if n.assessment:
+        factors = "\n".join(f"• {f.detail}" for f in n.assessment.factors[:3])
+        blocks.append(_section(f"Score {n.assessment.score:.0f}/100:\n{factors}"))
+    if n.results:
+        blocks.append(_section(results_text(n.results)))
+    if n.run_ui_url:
+        blocks.append(_context(f"<{n.run_ui_url}|Run in Temporal>"))
+    return blocks[:BLOCK_LIMIT]

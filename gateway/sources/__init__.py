@@ -1,0 +1,104 @@
+"""SIEM payload parsers: each turns its source's body into one normalised `Alert`.
+
+A parser raises `NotAnAlert` (422) for valid JSON that is not an alert of its source,
+with a reason a SIEM admin can act on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.config import GatewayConfig, Identity
+from gateway.errors import NotAnAlert
+from riposte.models.alert import RAW_PAYLOAD_CAP, ActorRef, Alert, IdentityKind
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What arrived: the parsed body, its raw bytes, and the sender's message id if it signed."""
+
+    payload: Any
+    raw: bytes
+    received_at: datetime
+    message_id: str | None = None
+
+
+Parser = Callable[[Delivery, GatewayConfig], Alert]
+
+
+def lookup(obj: Any, path: str) -> Any:
+    """`a.b.c` through nested objects, or a flat key with dots in it (ECS documents use both)."""
+    if not isinstance(obj, dict):
+        return None
+    if path in obj:
+        return obj[path]
+    head, _, rest = path.partition(".")
+    while rest:
+        if head in obj:
+            found = lookup(obj[head], rest)
+            if found is not None:
+                return found
+        nxt, _, rest = rest.partition(".")
+        head = f"{head}.{nxt}"
+    return obj.get(head)
+
+
+def mapping(payload: Any, what: str) -> dict[str, Any]:
+    if not isinstance(payload, dict):
+        raise NotAnAlert(f"expected a JSON object ({what})")
+    return payload
+
+
+def text(value: Any, field: str, *, required: bool = True) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise NotAnAlert(f"missing {field}")
+        return None
+    if not isinstance(value, (str, int, float)):
+        raise NotAnAlert(f"{field} must be a string")
+    return str(value).strip()
+
+
+def timestamp(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    try:
+        if isinstance(value, (int, float)) or (isinstance(value, str) and value.replace(".", "", 1).isdigit()):
+            return datetime.fromtimestamp(float(value), UTC)
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except (ValueError, OverflowError, OSError):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def actor(value: str, identity: Identity) -> ActorRef:
+    mapped = identity.map.get(value) or identity.map.get(value.lower())
+    if mapped:
+        return ActorRef(kind=IdentityKind.AKKU_ID, value=mapped)
+    kind = identity.kind
+    if kind is IdentityKind.AKKU_ID and "@" in value:  # an email where an id was expected: resolve it
+        kind = IdentityKind.EMAIL
+    return ActorRef(kind=kind, value=value)
+
+
+def unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(i for i in items if i))
+
+
+def digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+
+
+def raw_text(raw: bytes) -> str:
+    return raw[:RAW_PAYLOAD_CAP].decode("utf-8", errors="replace")
+
+
+def parsers() -> dict[str, Parser]:
+    from gateway.sources import elastic, generic, sentinel, splunk
+
+    return {"splunk": splunk.parse, "sentinel": sentinel.parse, "elastic": elastic.parse, "generic": generic.parse}
