@@ -1,0 +1,87 @@
+"""The composition root: builds each activity class with its client, registers everything.
+
+`riposte worker` runs this; tests build the same worker on their own task queue.
+Scale out by running more of these against the same TEMPORAL_ADDRESS and task queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.akku import AkkuActivities
+from activities.decide import evaluate
+from activities.dispatch import DispatchActivities
+from activities.governor import GovernorActivities
+from activities.slack import SlackActivities, slack_client
+from clients.akku.client import AkkuClient
+from riposte.settings import Settings
+from riposte.temporal import make_client
+from workflows.alert import AlertWorkflow
+from workflows.governor import ActionGovernor
+from workflows.investigation import InvestigationWorkflow
+
+log = logging.getLogger("riposte.worker")
+
+WORKFLOWS: Sequence[type] = (AlertWorkflow, InvestigationWorkflow, ActionGovernor)
+
+
+@contextlib.asynccontextmanager
+async def activities(settings: Settings, client: Client, task_queue: str) -> AsyncIterator[list[Callable[..., Any]]]:
+    """Every activity, bound to clients built once and closed on the way out."""
+    async with AkkuClient.from_settings(settings) as akku:
+        slack = slack_client(settings)
+        akku_acts = AkkuActivities(akku)
+        dispatch = DispatchActivities(akku, client, task_queue)
+        governor = GovernorActivities(client, task_queue)
+        slack_acts = SlackActivities(slack, settings)
+        yield [
+            akku_acts.resolve_identities,
+            akku_acts.collect_evidence,
+            akku_acts.ip_activity,
+            akku_acts.apply_action,
+            dispatch.enrich_and_dispatch,
+            governor.acquire_permit,
+            slack_acts.post_approval,
+            slack_acts.update_approval,
+            slack_acts.notify,
+            evaluate,
+        ]
+
+
+@contextlib.asynccontextmanager
+async def running_worker(settings: Settings, client: Client, *, task_queue: str | None = None) -> AsyncIterator[Worker]:
+    """A started worker; leaving the block shuts it down gracefully."""
+    queue = task_queue or settings.temporal_task_queue
+    async with activities(settings, client, queue) as acts:
+        worker = Worker(
+            client,
+            task_queue=queue,
+            workflows=list(WORKFLOWS),
+            activities=acts,
+            graceful_shutdown_timeout=timedelta(seconds=10),
+        )
+        async with worker:
+            yield worker
+
+
+async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run the worker until SIGINT/SIGTERM (or `stop`), then drain and exit."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    client = await make_client(settings)
+    async with running_worker(settings, client):
+        log.info("worker polling task queue %s on %s", settings.temporal_task_queue, settings.target_host)
+        await stop.wait()
+    log.info("worker stopped")

@@ -1,2 +1,333 @@
+"""`riposte`: run the stack, its parts, and the operator's tools.
+
+Exit codes: 0 success, 1 failure, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Coroutine
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from riposte.settings import Settings, SettingsError, load_settings
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="riposte",
+    help=(
+        "Riposte: a SOAR playbook engine for identity attacks, on Temporal.\n\n"
+        "SIEM alerts come in through the webhook gateway, durable workflows enrich the flagged "
+        "accounts in Akku, score them with explainable factors, and lock, reset or escalate to a "
+        "person in Slack. Start with `riposte dev` (everything on this machine) or `riposte demo`."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+simulate = typer.Typer(help="Run a local simulator of an outside system (no tenant needed).", no_args_is_help=True)
+app.add_typer(simulate, name="simulate")
+
+console = Console()
+err = Console(stderr=True)
+
+
+def settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    try:
+        return asyncio.run(coro)
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+def setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")]
+
+
+# --- the stack ---------------------------------------------------------------------------
+
+
+@app.command()
+def dev(
+    temporal_port: Annotated[int, typer.Option(help="Port of the embedded Temporal frontend.")] = 7233,
+    ui_port: Annotated[int, typer.Option(help="Port of the Temporal UI.")] = 8233,
+    state_dir: Annotated[
+        Path | None, typer.Option(help="Where the Temporal SQLite file lives (default RIPOSTE_STATE_DIR).")
+    ] = None,
+    verbose: Verbose = False,
+) -> None:
+    """The whole embedded stack in one process tree, until Ctrl-C.
+
+    Starts the Temporal dev server (with its UI, persistent under the state folder) unless
+    TEMPORAL_ADDRESS is set, then the worker, the webhook gateway and the Akku and Slack
+    simulators; prints every URL and the webhook credentials. Ctrl-C stops all of it.
+    """
+    from cli.stack import StackOptions, run_stack
+
+    setup_logging(verbose)
+    settings = settings_or_exit()
+    options = StackOptions(temporal_port=temporal_port, ui_port=ui_port, state_dir=state_dir)
+    run(run_stack(settings, options))
+
+
+@app.command()
+def demo(
+    auto_approve: Annotated[
+        bool, typer.Option("--auto-approve", help="Decide approval requests as the analyst would, unattended.")
+    ] = False,
+    exit_after: Annotated[
+        bool, typer.Option("--exit", help="Exit after the summary instead of leaving the stack running.")
+    ] = False,
+    temporal_port: Annotated[int, typer.Option(help="Port of the embedded Temporal frontend.")] = 7233,
+    ui_port: Annotated[int, typer.Option(help="Port of the Temporal UI.")] = 8233,
+    verbose: Verbose = False,
+) -> None:
+    """`riposte dev`, then the seeds' attacks fired through the real webhook path.
+
+    Each scenario's events appear in the Akku simulator and its SIEM alert is POSTed to the
+    gateway in that SIEM's own format; live progress shows each run's stage; a summary table
+    closes it. False-positive scenarios are shown ending without a lock.
+    """
+    from cli.demo import run_demo
+    from cli.stack import StackOptions
+
+    setup_logging(verbose)
+    settings = settings_or_exit()
+    options = StackOptions(temporal_port=temporal_port, ui_port=ui_port, quiet=True)
+    code = run(run_demo(settings, options, auto_approve=auto_approve, exit_after=exit_after))
+    raise typer.Exit(code)
+
+
+@app.command()
+def worker(verbose: Verbose = False) -> None:
+    """The Temporal worker alone: the unit you scale out (run several against one cluster)."""
+    from worker import serve
+
+    setup_logging(verbose)
+    settings = settings_or_exit()
+    run(serve(settings))
+
+
+@app.command()
+def gateway(verbose: Verbose = False) -> None:
+    """The webhook gateway alone (stateless: run several behind a load balancer).
+
+    Listens on RIPOSTE_HTTP_HOST:RIPOSTE_HTTP_PORT; needs RIPOSTE_WEBHOOK_TOKEN and/or
+    RIPOSTE_WEBHOOK_SECRET when not part of `riposte dev`.
+    """
+    from gateway.server import run as run_gateway
+
+    setup_logging(verbose)
+    settings = settings_or_exit()
+    if settings.riposte_webhook_token is None and not settings.riposte_webhook_secret:
+        err.print(
+            "[red]set RIPOSTE_WEBHOOK_TOKEN and/or RIPOSTE_WEBHOOK_SECRET: the gateway accepts nothing unauthenticated[/red]"
+        )
+        raise typer.Exit(2)
+    run_gateway(settings)
+
+
+@simulate.command("akku")
+def simulate_akku(
+    scenario: Annotated[
+        list[str] | None, typer.Option("--scenario", "-s", help="Load a scenario at start (repeatable).")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Listen address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Listen port.")] = 8081,
+    seed: Annotated[int, typer.Option(help="Seed for reproducible synthetic data.")] = 7,
+    list_scenarios: Annotated[bool, typer.Option("--list", help="List the scenarios and exit.")] = False,
+) -> None:
+    """A local Akku API (shared/akku-api.md) with synthetic users, attack scenarios and faults.
+
+    Uses AKKU_API_KEY as the key clients must present. Control endpoints under /_sim/
+    load scenarios, inject faults and show the write log at run time.
+    """
+    from simulators.akku import server as akku_server
+
+    if list_scenarios:
+        for name in akku_server.scenario_names():
+            console.print(name)
+        return
+    settings = settings_or_exit()
+    unknown = sorted(set(scenario or []) - set(akku_server.scenario_names()))
+    if unknown:
+        err.print(f"[red]unknown scenario(s): {', '.join(unknown)}; see --list[/red]")
+        raise typer.Exit(2)
+    config = akku_server.SimulatorConfig(
+        api_key=settings.akku_api_key.get_secret_value(), seed=seed, scenarios=list(scenario or [])
+    )
+    console.print(f"Akku simulator on http://{host}:{port}/api  (scenarios: {', '.join(scenario or []) or 'none'})")
+    akku_server.run(host, port, config)
+
+
+@simulate.command("slack")
+def simulate_slack(
+    host: Annotated[str, typer.Option(help="Listen address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Listen port.")] = 8082,
+    interactivity_url: Annotated[
+        str | None, typer.Option(help="Where clicks are sent (default: the gateway's /slack/interactions).")
+    ] = None,
+) -> None:
+    """A local Slack Web API and a page showing the channel, whose buttons send signed clicks."""
+    from simulators.slack import server as slack_server
+
+    settings = settings_or_exit()
+    url = interactivity_url or (f"http://{settings.riposte_http_host}:{settings.riposte_http_port}/slack/interactions")
+    console.print(f"Slack simulator on http://{host}:{port}/  (clicks go to {url})")
+    slack_server.run(host, port, slack_server.config_from_settings(settings, interactivity_url=url))
+
+
+# --- operators ---------------------------------------------------------------------------
+
+
+def investigation_id(run_ref: str) -> str:
+    """Accept a workflow id or a bare Akku actor id."""
+    return run_ref if "-" in run_ref and not run_ref.startswith("u_") else f"investigation-{run_ref}"
+
+
+def _decide(run_ref: str, approve: bool, option: str | None, operator: str | None) -> int:
+    from cli.operators import decide
+
+    settings = settings_or_exit()
+    return run(
+        decide(
+            settings, investigation_id(run_ref), approve=approve, option=option, operator=operator or getpass.getuser()
+        )
+    )
+
+
+RunArg = Annotated[str, typer.Argument(help="Investigation workflow id, or the Akku actor id (u_48213).")]
+OptionOpt = Annotated[str | None, typer.Option("--option", help="Which offered option to choose (see `riposte show`).")]
+AsOpt = Annotated[str | None, typer.Option("--as", help="Operator name recorded with the decision (default: $USER).")]
+
+
+@app.command()
+def approve(run_ref: RunArg, option: OptionOpt = None, operator: AsOpt = None) -> None:
+    """Approve a run waiting for a decision, without Slack; recorded with your name.
+
+    Without --option, the first option that acts is chosen (e.g. "Lock account").
+    """
+    raise typer.Exit(_decide(run_ref, True, option, operator))
+
+
+@app.command()
+def deny(run_ref: RunArg, operator: AsOpt = None) -> None:
+    """Deny (dismiss as benign) a run waiting for a decision; recorded with your name."""
+    raise typer.Exit(_decide(run_ref, False, None, operator))
+
+
+@app.command()
+def runs(
+    actor: Annotated[str | None, typer.Option(help="Only this Akku actor id.")] = None,
+    detection: Annotated[str | None, typer.Option(help="Only this detection, e.g. credential_stuffing.")] = None,
+    decision: Annotated[str | None, typer.Option(help="Only this decision, e.g. acted, approved, timed_out.")] = None,
+    status: Annotated[str | None, typer.Option(help="Running, Completed, Failed, ...")] = None,
+    since: Annotated[str | None, typer.Option(help="Started within this long ago: 30m, 6h, 2d.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 50,
+) -> None:
+    """Recent investigations with actor, detection, score, decision and a Temporal UI link."""
+    from cli.operators import list_runs
+
+    settings = settings_or_exit()
+    rows = run(
+        list_runs(
+            settings, actor=actor, detection=detection, decision=decision, status=status, since=_ago(since), limit=limit
+        )
+    )
+    table = Table(title="Riposte investigations")
+    for column in ("run", "actor", "detection", "score", "decision", "stage", "status", "started", "UI"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+def _ago(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        seconds = float(text[:-1]) * units[text[-1]]
+    except (KeyError, ValueError):
+        raise typer.BadParameter(f"{text!r}: use a number and s, m, h or d (e.g. 6h)") from None
+    return datetime.now(UTC) - timedelta(seconds=seconds)
+
+
+@app.command()
+def show(run_ref: RunArg) -> None:
+    """A run's outcome: score, factors, decisions, who decided, and what Akku answered."""
+    from cli.operators import show_run
+
+    settings = settings_or_exit()
+    raise typer.Exit(run(show_run(settings, investigation_id(run_ref), console)))
+
+
+@app.command()
+def replay(
+    workflow_id: Annotated[str | None, typer.Argument(help="Fetch this run's history from Temporal.")] = None,
+    file: Annotated[
+        list[Path] | None, typer.Option("--file", "-f", help="Replay a saved history (repeatable).")
+    ] = None,
+    query: Annotated[
+        str | None, typer.Option("--query", "-q", help="Replay every run matching a visibility query.")
+    ] = None,
+) -> None:
+    """Replay histories against the current code; exit 1 on non-determinism.
+
+    Use before rolling out a workflow change: replay production histories first.
+    """
+    from cli.operators import replay_histories
+
+    if not (workflow_id or file or query):
+        err.print("[red]give a WORKFLOW_ID, --file HISTORY.json or --query[/red]")
+        raise typer.Exit(2)
+    settings = settings_or_exit()
+    raise typer.Exit(run(replay_histories(settings, workflow_id, list(file or []), query, console)))
+
+
+@app.command()
+def export(
+    run_ref: Annotated[str, typer.Argument(help="Workflow id of the run to export.")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="File to write (default: stdout).")] = None,
+) -> None:
+    """Save a run's history as JSON (e.g. for tests/histories/)."""
+    from cli.operators import export_history
+
+    settings = settings_or_exit()
+    text = run(export_history(settings, run_ref))
+    if out:
+        out.write_text(text)
+        console.print(f"wrote {out}")
+    else:
+        sys.stdout.write(text + "\n")
+
+
 def main() -> None:
-    pass
+    try:
+        app()
+    except SettingsError as exc:  # pragma: no cover - settings_or_exit handles the usual path
+        err.print(f"[red]{exc}[/red]")
+        sys.exit(2)

@@ -1,0 +1,96 @@
+"""Enrichment fan-out: one activity per batch of 100 actors.
+
+Enriching in Akku and opening investigations happen in the same activity so the
+evidence (a few KB per actor) travels straight into each investigation's signal and
+never through the alert run's history: an alert naming 5,000 actors costs the alert
+run 50 activities with small results. Signal-with-start is idempotent here because
+each investigation ignores a finding id it has already seen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDReusePolicy,
+)
+
+from activities.akku import gather_evidence, translated
+from clients.akku.client import AkkuClient
+from riposte import search_attributes as sa
+from riposte.models.enrichment import EvidenceRequest
+from riposte.models.runs import DispatchRequest, DispatchResult, Finding, InvestigationInput
+
+SIGNAL_CONCURRENCY = 20
+
+
+def investigation_id(actor_id: str) -> str:
+    return f"investigation-{actor_id}"
+
+
+class DispatchActivities:
+    def __init__(self, akku: AkkuClient, client: Client, task_queue: str) -> None:
+        self._akku = akku
+        self._client = client
+        self._task_queue = task_queue
+
+    @activity.defn(name="Enrich actors in Akku and open investigations")
+    async def enrich_and_dispatch(self, request: DispatchRequest) -> DispatchResult:
+        batch = await translated(
+            gather_evidence(
+                self._akku,
+                EvidenceRequest(
+                    actor_ids=request.actor_ids,
+                    since=request.since,
+                    until=request.until,
+                    admin_history_days=request.admin_history_days,
+                ),
+            )
+        )
+        activity.heartbeat("enriched")
+        gate = asyncio.Semaphore(SIGNAL_CONCURRENCY)
+
+        async def hand_over(finding: Finding) -> str:
+            async with gate:
+                workflow_id = investigation_id(finding.evidence.actor_id)
+                await self._client.start_workflow(
+                    "InvestigationWorkflow",
+                    InvestigationInput(actor_id=finding.evidence.actor_id, options=request.options),
+                    id=workflow_id,
+                    task_queue=self._task_queue,
+                    id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                    start_signal="add_finding",
+                    start_signal_args=[finding],
+                    search_attributes=TypedSearchAttributes(
+                        [
+                            SearchAttributePair(sa.ACTOR, finding.evidence.actor_id),
+                            SearchAttributePair(sa.DETECTION, [finding.alert.detection.value]),
+                            SearchAttributePair(sa.SOURCE, finding.alert.source.value),
+                            SearchAttributePair(sa.PLAYBOOK, request.playbook.name),
+                            SearchAttributePair(sa.STAGE, "assessing"),
+                        ]
+                    ),
+                    static_summary=f"Investigation of {finding.evidence.actor_id}",
+                )
+                return workflow_id
+
+        findings = [
+            Finding(
+                finding_id=request.alert_workflow_id,
+                alert=request.alert,
+                playbook=request.playbook,
+                evidence=evidence,
+                context=request.context,
+            )
+            for evidence in batch.evidence
+            if evidence.known
+        ]
+        ids = await asyncio.gather(*(hand_over(f) for f in findings))
+        return DispatchResult(
+            investigations=list(ids),
+            unknown_actor_ids=batch.unknown_actor_ids,
+        )

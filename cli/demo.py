@@ -1,0 +1,338 @@
+"""`riposte demo`: the embedded stack, then the seeds' attacks through the real path.
+
+Each scenario writes its events into the Akku simulator, and its SIEM alert is POSTed
+to the webhook gateway in that SIEM's own format (Splunk for credential stuffing,
+Sentinel for impossible travel, Elastic for MFA fatigue, generic for the rest). The
+runs then proceed exactly as in production: enrichment in Akku, scoring, guards,
+automatic actions or a Slack approval. The terminal shows each run's stage live and
+closes with a summary table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+from temporalio.client import Client, WorkflowExecutionStatus
+
+from cli import driver
+from cli.stack import Stack, StackOptions, embedded_stack, print_banner
+from riposte.models.runs import AlertRunOutcome, DecisionRequest, InvestigationStatus
+from riposte.settings import Settings
+from riposte.temporal import run_url
+
+POLL_SECONDS = 0.5
+DEMO_TIMEOUT_SECONDS = 600.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str  # the Akku simulator's scenario
+    source: str  # the SIEM whose format carries the alert
+    title: str
+    false_positive: bool = False
+
+
+SCENARIOS: Sequence[Scenario] = (
+    Scenario("credential_stuffing", "splunk", "Credential stuffing: MFA failures across many accounts"),
+    Scenario("impossible_travel", "sentinel", "Impossible travel: Chennai, then Frankfurt 20 minutes later"),
+    Scenario("mfa_fatigue", "elastic", "MFA fatigue: a flood of push challenges, none approved"),
+    Scenario("brute_force", "generic", "Brute force from one IP across several users"),
+    Scenario("recovery_storm", "generic", "Recovery-attempt storm (social engineering)"),
+    Scenario("dormant_account", "generic", "A dormant account wakes up"),
+    Scenario("admin_elevation", "generic", "An admin grants a role outside their history"),
+    Scenario("low_and_slow", "generic", "Low-and-slow password spraying"),
+    Scenario("office_login_burst", "generic", "False positive: failures from the office network", True),
+    Scenario("vpn_switch", "sentinel", "False positive: VPN egress looks like travel", True),
+)
+
+
+@dataclass
+class Investigation:
+    workflow_id: str
+    scenario: Scenario
+    alert_sent_at: datetime
+    status: InvestigationStatus | None = None
+    clicked: str | None = None  # request id already decided by --auto-approve
+    ended: bool = False
+
+    @property
+    def settled(self) -> bool:
+        status = self.status
+        return self.ended or (status is not None and status.pending is None and status.stage in driver.SETTLED)
+
+
+@dataclass
+class AlertRun:
+    scenario: Scenario
+    workflow_id: str | None = None
+    sent_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    http_status: int | None = None
+    error: str | None = None
+    outcome: AlertRunOutcome | None = None
+    investigations: list[Investigation] = field(default_factory=list)
+
+
+async def run_demo(settings: Settings, options: StackOptions, *, auto_approve: bool, exit_after: bool) -> int:
+    console = Console()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    async with embedded_stack(settings, options) as stack:
+        print_banner(stack, console)
+        if not stack.akku_url:
+            console.print("[red]the demo plays its scenarios into the local Akku simulator: unset AKKU_BASE_URL[/red]")
+            return 1
+        async with httpx.AsyncClient(timeout=30) as http:
+            runs = await _fire(stack, http, console)
+            settled = await _follow(stack, http, runs, console, auto_approve=auto_approve, stop=stop)
+        console.print(_summary(stack, runs))
+        if not settled:
+            console.print("[yellow]some runs had not settled when the demo stopped following them[/yellow]")
+        if exit_after or stop.is_set():
+            return 0 if settled else 1
+        console.print("The stack keeps running for you to explore. Ctrl-C stops it.")
+        await stop.wait()
+    return 0
+
+
+# --- firing the alerts -------------------------------------------------------------------
+
+
+async def _fire(stack: Stack, http: httpx.AsyncClient, console: Console) -> list[AlertRun]:
+    runs: list[AlertRun] = []
+    for scenario in SCENARIOS:
+        run = AlertRun(scenario)
+        runs.append(run)
+        try:
+            facts = await driver.load_scenario(http, stack, scenario.name)
+            run.sent_at = datetime.now(UTC)
+            answer = await driver.deliver(http, stack, scenario.source, facts)
+        except (driver.DriveError, httpx.HTTPError) as exc:
+            run.error = str(exc)
+            continue
+        run.http_status = answer.status_code
+        if answer.status_code != 202:
+            run.error = f"gateway answered {answer.status_code}: {answer.text[:200]}"
+            continue
+        payload: dict[str, Any] = answer.json()
+        entry = (payload.get("runs") or [payload])[0]
+        run.workflow_id = entry["workflow_id"]
+        console.print(f"[bold]{scenario.source:>8}[/bold] → {scenario.title}: [green]202 {entry['status']}[/green]")
+    return runs
+
+
+# --- following the runs ------------------------------------------------------------------
+
+
+async def _follow(
+    stack: Stack,
+    http: httpx.AsyncClient,
+    runs: list[AlertRun],
+    console: Console,
+    *,
+    auto_approve: bool,
+    stop: asyncio.Event,
+) -> bool:
+    client = stack.client
+    deadline = asyncio.get_running_loop().time() + DEMO_TIMEOUT_SECONDS
+    told_slack = False
+    with Live(_progress(runs), console=console, refresh_per_second=4, transient=False) as live:
+        while not stop.is_set() and asyncio.get_running_loop().time() < deadline:
+            for run in runs:
+                await _poll_alert(client, run)
+                for inv in run.investigations:
+                    await _poll_investigation(client, inv)
+                    pending = inv.status.pending if inv.status else None
+                    if pending and auto_approve and inv.clicked != pending.request_id:
+                        await _auto_decide(stack, http, client, inv)
+            waiting = [i for r in runs for i in r.investigations if i.status and i.status.pending]
+            if waiting and not auto_approve and not told_slack and stack.slack_url:
+                told_slack = True
+                live.console.print(
+                    f"[bold yellow]{len(waiting)} run(s) wait for a person.[/bold yellow] "
+                    f"Open the Slack simulator at {stack.slack_url} and click a decision "
+                    "(or run `riposte approve <actor id>`)."
+                )
+            live.update(_progress(runs))
+            if _all_settled(runs):
+                return True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=POLL_SECONDS)
+    return _all_settled(runs)
+
+
+def _all_settled(runs: list[AlertRun]) -> bool:
+    for run in runs:
+        if run.error:
+            continue
+        if run.outcome is None:
+            return False
+        if not all(i.settled for i in run.investigations):
+            return False
+    return True
+
+
+async def _poll_alert(client: Client, run: AlertRun) -> None:
+    if run.workflow_id is None or run.outcome is not None or run.error:
+        return
+    handle = client.get_workflow_handle(run.workflow_id)
+    description = await handle.describe()
+    if description.status == WorkflowExecutionStatus.COMPLETED:
+        run.outcome = await client.get_workflow_handle(run.workflow_id, result_type=AlertRunOutcome).result()
+        run.investigations = [Investigation(wid, run.scenario, run.sent_at) for wid in run.outcome.investigations]
+    elif description.status not in (None, WorkflowExecutionStatus.RUNNING):
+        run.error = f"alert run ended {description.status.name.lower()}"
+
+
+async def _poll_investigation(client: Client, inv: Investigation) -> None:
+    if inv.settled:
+        return
+    status = await driver.investigation_status(client, inv.workflow_id)
+    if status is None:
+        inv.ended = True
+    else:
+        inv.status = status
+
+
+async def _auto_decide(stack: Stack, http: httpx.AsyncClient, client: Client, inv: Investigation) -> None:
+    """Decide as the analyst would: through a signed Slack click, or from the CLI if Slack is away."""
+    assert inv.status is not None and inv.status.pending is not None
+    pending = inv.status.pending
+    options = pending.assessment.options
+    benign = next((o for o in options if not o.actions), None)
+    act = next((o for o in options if o.actions), None)
+    chosen = benign if inv.scenario.false_positive else (act or benign)
+    if chosen is None:
+        return
+    inv.clicked = pending.request_id
+    if stack.slack_url:
+        user = stack.settings.slack_approver_ids[0]
+        answer = await driver.click(http, stack, inv.workflow_id, pending.request_id, chosen.id, user)
+        if answer.status_code == 200:
+            return
+    await client.get_workflow_handle(inv.workflow_id).execute_update(
+        "decide",
+        DecisionRequest(
+            request_id=pending.request_id,
+            option_id=chosen.id,
+            decided_by="cli:demo",
+            decided_by_name="demo --auto-approve",
+            via="cli",
+        ),
+    )
+
+
+# --- screens -----------------------------------------------------------------------------
+
+
+def _stage_text(inv: Investigation) -> Text:
+    status = inv.status
+    if status is None:
+        return Text("opening", style="dim")
+    style = {
+        "acted": "bold red",
+        "approved": "bold red",
+        "waiting_for_approval": "bold yellow",
+        "dismissed": "green",
+        "observed": "green",
+        "notified": "cyan",
+        "timed_out": "magenta",
+    }.get(status.stage, "")
+    return Text(status.stage.replace("_", " "), style=style)
+
+
+def _progress(runs: list[AlertRun]) -> Group:
+    table = Table(title="Riposte demo: live", expand=True)
+    for column in ("scenario", "via", "actor", "stage", "score"):
+        table.add_column(column, overflow="fold")
+    for run in runs:
+        if run.error:
+            table.add_row(run.scenario.name, run.scenario.source, "", Text(run.error, style="red"), "")
+            continue
+        if not run.investigations:
+            stage = "enriching" if run.workflow_id else "sending"
+            table.add_row(run.scenario.name, run.scenario.source, "", Text(stage, style="dim"), "")
+            continue
+        for i, inv in enumerate(run.investigations[:6]):
+            score = f"{inv.status.score:.0f}" if inv.status and inv.status.score is not None else ""
+            table.add_row(
+                run.scenario.name if i == 0 else "",
+                run.scenario.source if i == 0 else "",
+                inv.workflow_id.removeprefix("investigation-"),
+                _stage_text(inv),
+                score,
+            )
+        if len(run.investigations) > 6:
+            rest = run.investigations[6:]
+            done = sum(1 for i in rest if i.settled)
+            table.add_row("", "", f"… {len(rest)} more", Text(f"{done} settled"), "")
+    return Group(table)
+
+
+def _summary(stack: Stack, runs: list[AlertRun]) -> Table:
+    settings = stack.settings
+    table = Table(title="Riposte demo: what happened", expand=True)
+    for column in ("run", "actor", "detection", "score", "decision", "actions", "alert → action", "Temporal UI"):
+        table.add_column(column, overflow="fold")
+    for run in runs:
+        label = run.scenario.name + (" (false positive)" if run.scenario.false_positive else "")
+        if run.error:
+            table.add_row(label, "", "", "", Text(run.error, style="red"), "", "", "")
+            continue
+        for inv in run.investigations:
+            status = inv.status
+            decision = status.decisions[-1] if status and status.decisions else None
+            actions = ", ".join(
+                f"{r.action.value}: {r.status}" for d in (status.decisions if status else []) for r in d.results
+            )
+            elapsed = ""
+            if decision is not None and decision.results:
+                elapsed = f"{(decision.at - inv.alert_sent_at).total_seconds():.1f} s"
+            detections = ", ".join(d.value for d in status.detections) if status else ""
+            table.add_row(
+                label,
+                inv.workflow_id.removeprefix("investigation-"),
+                detections,
+                f"{status.score:.0f}" if status and status.score is not None else "",
+                decision.label if decision else (status.stage if status else "?"),
+                actions or "none",
+                elapsed,
+                run_url(settings.ui_url, settings.temporal_namespace, inv.workflow_id) or "",
+            )
+            label = ""
+    return table
+
+
+def summary_json(runs: list[AlertRun]) -> str:
+    """The summary as JSON (for scripts and tests)."""
+    rows = []
+    for run in runs:
+        for inv in run.investigations:
+            status = inv.status
+            rows.append(
+                {
+                    "scenario": run.scenario.name,
+                    "false_positive": run.scenario.false_positive,
+                    "workflow_id": inv.workflow_id,
+                    "stage": status.stage if status else None,
+                    "score": status.score if status else None,
+                    "actions": [
+                        r.model_dump(mode="json") for d in (status.decisions if status else []) for r in d.results
+                    ],
+                }
+            )
+    return json.dumps(rows, indent=2)

@@ -1,0 +1,189 @@
+"""The embedded stack behind `riposte dev` and `riposte demo`, in one process tree.
+
+Temporal dev server (a child process, unless TEMPORAL_ADDRESS points elsewhere), the
+Akku and Slack simulators (unless AKKU_BASE_URL / SLACK_API_URL point elsewhere), the
+webhook gateway and the worker (in this process). Ctrl-C or SIGTERM stops all of it,
+in reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import uvicorn
+from fastapi import FastAPI
+from rich.console import Console
+from rich.table import Table
+from temporalio.client import Client
+
+from riposte.devserver import DevServer
+from riposte.settings import Settings
+from riposte.temporal import make_client
+
+log = logging.getLogger("riposte.stack")
+
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+@dataclass
+class StackOptions:
+    temporal_port: int = 7233
+    ui_port: int = 8233
+    state_dir: Path | None = None
+    quiet: bool = False  # the demo draws its own screen
+
+
+@dataclass
+class Stack:
+    """What is running, for callers (the demo) that drive it."""
+
+    settings: Settings
+    client: Client
+    gateway_url: str
+    akku_url: str | None
+    slack_url: str | None
+    ui_url: str | None
+    servers: list[uvicorn.Server] = field(default_factory=list)
+
+
+class EmbeddedServer(uvicorn.Server):
+    """uvicorn inside the stack: the stack owns SIGINT/SIGTERM and stops servers in order."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _local_port(url: str) -> int | None:
+    """The port of a URL on this machine (None for a remote URL: nothing to start)."""
+    parts = urlsplit(url)
+    if parts.hostname in LOCAL_HOSTS and parts.port:
+        return parts.port
+    return None
+
+
+async def _serve(app: FastAPI, host: str, port: int, servers: list[uvicorn.Server]) -> asyncio.Task[None]:
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
+    server = EmbeddedServer(config)
+    servers.append(server)
+    task = asyncio.create_task(server.serve(), name=f"http:{port}")
+    while not server.started:
+        if task.done():
+            task.result()  # raises the bind error
+            raise RuntimeError(f"server on {host}:{port} stopped during start-up")
+        await asyncio.sleep(0.02)
+    return task
+
+
+@contextlib.asynccontextmanager
+async def embedded_stack(settings: Settings, options: StackOptions) -> AsyncIterator[Stack]:
+    from gateway.app import create_app as gateway_app
+    from gateway.slack_interactions import build_slack_router
+    from worker import running_worker
+
+    settings = settings.with_generated_secrets()
+    state = options.state_dir or settings.riposte_state_dir
+    server: DevServer | None = None
+    servers: list[uvicorn.Server] = []
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        target = settings.target_host
+        ui_url = settings.ui_url
+        if settings.embedded:
+            server = DevServer(
+                port=options.temporal_port,
+                ui_port=options.ui_port,
+                db_file=state / "temporal.db",
+                log_file=state / "temporal.log",
+            )
+            await server.start()
+            target, ui_url = server.address, server.ui_url
+            settings = settings.model_copy(update={"temporal_ui_url": ui_url})
+        client = await make_client(settings, target_host=target)
+        gateway_url = f"http://{settings.riposte_http_host}:{settings.riposte_http_port}"
+
+        akku_port = _local_port(settings.akku_base_url)
+        if akku_port:
+            from simulators.akku.server import SimulatorConfig
+            from simulators.akku.server import create_app as akku_app
+
+            akku_config = SimulatorConfig(api_key=settings.akku_api_key.get_secret_value())
+            tasks.append(await _serve(akku_app(akku_config), "127.0.0.1", akku_port, servers))
+        slack_port = _local_port(settings.slack_api_url)
+        if slack_port:
+            from simulators.slack.server import config_from_settings
+            from simulators.slack.server import create_app as slack_app
+
+            slack_config = config_from_settings(settings, interactivity_url=f"{gateway_url}/slack/interactions")
+            tasks.append(await _serve(slack_app(slack_config), "127.0.0.1", slack_port, servers))
+
+        async def get_client() -> Client:
+            return client
+
+        router = build_slack_router(settings, get_client)
+        gateway = gateway_app(settings, client=client, extra_routers=[router])
+        tasks.append(await _serve(gateway, settings.riposte_http_host, settings.riposte_http_port, servers))
+
+        async with running_worker(settings, client):
+            stack = Stack(
+                settings=settings,
+                client=client,
+                gateway_url=gateway_url,
+                akku_url=f"http://127.0.0.1:{akku_port}/api" if akku_port else None,
+                slack_url=f"http://127.0.0.1:{slack_port}/" if slack_port else None,
+                ui_url=ui_url,
+                servers=servers,
+            )
+            yield stack
+    finally:
+        for http in reversed(servers):
+            http.should_exit = True
+        if tasks:
+            await asyncio.wait(tasks, timeout=10)
+        if server is not None:
+            server.stop()
+
+
+def print_banner(stack: Stack, console: Console) -> None:
+    settings = stack.settings
+    table = Table(title="Riposte is running", show_header=False, title_justify="left")
+    table.add_row("Temporal UI", stack.ui_url or "(remote cluster)")
+    table.add_row(
+        "Temporal", settings.target_host if not settings.embedded else stack.client.service_client.config.target_host
+    )
+    table.add_row("Webhook gateway", stack.gateway_url)
+    table.add_row("  Splunk", f"{stack.gateway_url}/webhooks/splunk?token=<token>")
+    table.add_row(
+        "  Sentinel, Elastic, generic", f"{stack.gateway_url}/webhooks/<source>  (Authorization: Bearer <token>)"
+    )
+    if settings.riposte_webhook_token:
+        table.add_row("RIPOSTE_WEBHOOK_TOKEN", settings.riposte_webhook_token.get_secret_value())
+    for secret in settings.riposte_webhook_secret:
+        table.add_row("RIPOSTE_WEBHOOK_SECRET", secret.get_secret_value())
+    table.add_row("Akku", stack.akku_url or settings.akku_base_url)
+    table.add_row(
+        "Slack", (stack.slack_url + "  (open it to click Approve/Deny)") if stack.slack_url else settings.slack_api_url
+    )
+    table.add_row("Task queue", settings.temporal_task_queue)
+    console.print(table)
+    console.print("Ctrl-C stops everything.")
+
+
+async def run_stack(settings: Settings, options: StackOptions) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    console = Console()
+    async with embedded_stack(settings, options) as stack:
+        print_banner(stack, console)
+        await stop.wait()
+        console.print("stopping ...")
+    console.print("stopped.")

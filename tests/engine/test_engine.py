@@ -1,0 +1,172 @@
+"""The whole engine on real parts: alert in through the gateway, decisions out to Akku and Slack."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from cli import driver
+from cli.stack import Stack
+
+
+async def writes(stack: Stack) -> list[dict[str, Any]]:
+    async with httpx.AsyncClient() as http:
+        answer = await http.get(f"{driver.simulator_root(stack.akku_url)}/_sim/writes")
+    result: list[dict[str, Any]] = answer.json()["writes"]
+    return result
+
+
+async def slack_messages(stack: Stack) -> list[dict[str, Any]]:
+    assert stack.slack_url
+    async with httpx.AsyncClient() as http:
+        answer = await http.get(f"{stack.slack_url.rstrip('/')}/_sim/messages")
+    result: list[dict[str, Any]] = answer.json()["messages"]
+    return result
+
+
+async def test_mfa_fatigue_resets_mfa_and_forces_a_password_reset(stack: Stack) -> None:
+    fired = await driver.fire_scenario(stack, "mfa_fatigue")
+    statuses = await driver.settle(stack, fired)
+    (status,) = statuses.values()
+    assert status.stage == "acted", status
+    (actor,) = fired.facts["actor_ids"]
+    applied = {(w["actor_id"], w["action"]) for w in await writes(stack) if w["status"] == "applied"}
+    assert applied == {(actor, "mfa_reset"), (actor, "password_reset")}
+    assert all(w["reference"] == f"investigation-{actor}" for w in await writes(stack))
+
+
+async def click(stack: Stack, **body: Any) -> httpx.Response:
+    assert stack.slack_url
+    async with httpx.AsyncClient() as http:
+        return await http.post(f"{stack.slack_url.rstrip('/')}/_sim/click", json=body)
+
+
+async def replies(stack: Stack) -> list[str]:
+    assert stack.slack_url
+    async with httpx.AsyncClient() as http:
+        answer = await http.get(f"{stack.slack_url.rstrip('/')}/_sim/replies")
+    return [r["text"] for r in answer.json()["replies"]]
+
+
+async def wait_for(predicate: Any, timeout: float = 10) -> None:
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await predicate():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.1)
+
+
+async def test_admin_elevation_waits_for_a_person_and_revokes_on_approval(stack: Stack) -> None:
+    fired = await driver.fire_scenario(stack, "admin_elevation")
+    statuses = await driver.settle(stack, fired)  # approvals stay pending
+    ((workflow_id, status),) = statuses.items()
+    assert status.stage == "waiting_for_approval" and status.pending is not None
+    assert {o.id for o in status.pending.assessment.options} >= {"revoke_role", "dismiss"}
+    (message,) = await slack_messages(stack)
+    buttons = [e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert any(b.get("confirm") for b in buttons if "revoke" in b["action_id"])
+    assert await writes(stack) == []  # never automatic
+
+    # someone not allowed clicks: refused before the run sees it, explained to them
+    refused = await click(stack, workflow_id=workflow_id, option_id="revoke_role", user_id="U0INTRUDER")
+    assert refused.status_code == 200
+    await wait_for(lambda: _has_reply(stack, "Not recorded"))
+    current = await driver.investigation_status(stack.client, workflow_id)
+    assert current is not None and current.pending is not None and current.approvals == []
+
+    approved = await click(stack, workflow_id=workflow_id, option_id="revoke_role", user_id="U0ANALYST")
+    assert approved.status_code == 200
+    statuses = await driver.settle(stack, fired, approve=None)
+    assert statuses[workflow_id].stage == "approved"
+    (write,) = await writes(stack)
+    assert (write["actor_id"], write["action"], write["role"]) == (
+        fired.facts["target_id"],
+        "role_revoke",
+        "global_admin",
+    )
+    (message,) = await slack_messages(stack)
+    assert not any(b["type"] == "actions" for b in message["blocks"])  # buttons gone
+    assert "<@U0ANALYST>" in json_text(message)
+
+
+async def _has_reply(stack: Stack, text: str) -> bool:
+    return any(text in r for r in await replies(stack))
+
+
+def json_text(message: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(message["blocks"])
+
+
+async def test_false_positives_end_without_a_write(stack: Stack) -> None:
+    for scenario in ("office_login_burst", "vpn_switch"):
+        fired = await driver.fire_scenario(stack, scenario)
+        statuses = await driver.settle(stack, fired)
+        assert statuses and all(s.stage in ("observed", "notified") for s in statuses.values()), statuses
+    assert await writes(stack) == []
+
+
+async def test_the_governor_caps_automatic_locks_and_escalates_the_rest(stack: Stack) -> None:
+    async with httpx.AsyncClient() as http:
+        facts = await driver.load_scenario(http, stack, "credential_stuffing", count=30)
+        answer = await driver.deliver(http, stack, "generic", facts)
+    assert answer.status_code == 202
+    fired = driver.Fired(
+        "credential_stuffing", "generic", facts, answer.json()["workflow_id"], "started", facts["window_end"]
+    )
+    statuses = await driver.settle(stack, fired, timeout=90)
+    stages = [s.stage for s in statuses.values()]
+    assert stages.count("acted") == 25 and stages.count("waiting_for_approval") == 5
+    locked = {w["actor_id"] for w in await writes(stack) if w["action"] == "lock" and w["status"] == "applied"}
+    assert len(locked) == 25
+    escalated = [s for s in statuses.values() if s.pending]
+    assert all(
+        "automatic-action limit reached" in " ".join(s.pending.assessment.guard_notes) for s in escalated if s.pending
+    )
+
+
+async def test_a_second_detection_merges_and_never_asks_twice(stack: Stack) -> None:
+    dormant = await driver.fire_scenario(stack, "dormant_account")
+    first = await driver.settle(stack, dormant)
+    ((workflow_id, status),) = first.items()
+    assert status.stage == "waiting_for_approval" and status.score is not None
+    actor = dormant.facts["actor_ids"][0]
+    async with httpx.AsyncClient() as http:
+        facts = await driver.load_scenario(http, stack, "impossible_travel", actor_ids=[actor])
+        answer = await driver.deliver(http, stack, "generic", facts)
+    assert answer.status_code == 202
+
+    async def rescored() -> bool:
+        now = await driver.investigation_status(stack.client, workflow_id)
+        return now is not None and len(now.detections) == 2
+
+    await wait_for(rescored)
+    now = await driver.investigation_status(stack.client, workflow_id)
+    assert now is not None and now.score is not None and now.score > status.score
+    assert now.pending is not None and now.pending.request_id == status.pending.request_id  # type: ignore[union-attr]
+    messages = await slack_messages(stack)
+    assert len(messages) == 1 and messages[0]["updates"]  # one request, updated in place
+
+
+async def test_a_duplicate_delivery_starts_nothing_new_and_unknown_people_are_reported(stack: Stack) -> None:
+    facts = {
+        "scenario": "mfa_fatigue",
+        "rule_name": "MFA push flood",
+        "detection": "mfa_fatigue",
+        "severity": "high",
+        "actor_ids": ["u_doesnotexist"],
+        "source_ips": [],
+        "window_start": None,
+        "window_end": None,
+    }
+    async with httpx.AsyncClient() as http:
+        first = await driver.deliver(http, stack, "generic", facts, alert_id="dup-1")
+        second = await driver.deliver(http, stack, "generic", facts, alert_id="dup-1")
+    assert first.status_code == second.status_code == 202
+    assert second.json()["status"] == "duplicate" and second.json()["run_id"] == first.json()["run_id"]
+    outcome = await driver.alert_outcome(stack.client, first.json()["workflow_id"])
+    assert outcome.unknown_identities == ["u_doesnotexist"] and outcome.investigations == []

@@ -1,0 +1,64 @@
+"""Record workflow histories from real runs into tests/histories/ (`make histories`).
+
+Runs the embedded stack against a throwaway Temporal dev server, plays scenarios through
+the real gateway, lets each investigation reach its decision (an automatic action, and
+an approval clicked in the Slack simulator), then exports every workflow's history. The
+replay test (tests/test_histories.py) replays them against the code of every later
+commit. Existing files are never overwritten: a workflow change must keep replaying the
+histories of runs started before it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+from temporalio.testing import WorkflowEnvironment
+
+from cli.driver import fire_scenario, settle
+from riposte import search_attributes
+from riposte.devserver import find_binary
+from riposte.temporal import data_converter
+from tests.engine.conftest import running_stack
+
+OUT = Path(__file__).parent
+SCENARIOS = ("mfa_fatigue", "admin_elevation")
+
+
+async def record(tag: str) -> list[Path]:
+    env = await WorkflowEnvironment.start_local(
+        data_converter=data_converter(),
+        dev_server_existing_path=str(find_binary("temporal")),
+        search_attributes=search_attributes.ALL,
+        dev_server_log_level="error",
+    )
+    written: list[Path] = []
+    try:
+        client = env.client
+        async with running_stack(client, "riposte-histories") as stack:
+            ids: list[str] = []
+            for scenario in SCENARIOS:
+                fired = await fire_scenario(stack, scenario)
+                ids.append(fired.alert_workflow_id)
+                for investigation in await settle(stack, fired, approve=True):
+                    ids.append(investigation)
+            ids.append(f"riposte-action-governor/{stack.settings.temporal_task_queue}")
+            for workflow_id in ids:
+                history = await client.get_workflow_handle(workflow_id).fetch_history()
+                kind = history.events[0].workflow_execution_started_event_attributes.workflow_type.name
+                path = OUT / f"{tag}-{kind}-{len(written)}.json"
+                if path.exists():
+                    raise SystemExit(f"{path} exists: choose another tag")
+                path.write_text(history.to_json())
+                written.append(path)
+    finally:
+        await env.shutdown()
+    return written
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        raise SystemExit("usage: python -m tests.histories.record TAG   (e.g. v1, or the change's patch id)")
+    for path in asyncio.run(record(sys.argv[1])):
+        sys.stdout.write(f"wrote {path}\n")

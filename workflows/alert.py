@@ -1,0 +1,122 @@
+"""AlertWorkflow: one run per alert delivery (its id derives from the alert's dedup key).
+
+It turns the alert's identities into Akku actor ids, takes the alert-wide view of any
+source IPs it names (seed 002's brute force by source IP), then enriches the actors in
+batches of 100 with bounded concurrency; each batch opens or joins one investigation
+per actor (workflows/investigation.py). The evidence goes straight from the batch
+activity into the investigations, so this history stays small for 5,000 actors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.akku import AkkuActivities
+    from activities.dispatch import DispatchActivities
+    from activities.retry import AKKU_READ, DISPATCH
+    from riposte import search_attributes as sa
+    from riposte.models.alert import IdentityKind
+    from riposte.models.common import DetectionType
+    from riposte.models.enrichment import IpActivityRequest, ResolveRequest
+    from riposte.models.evidence import AlertContext, IpStats
+    from riposte.models.runs import AlertRunInput, AlertRunOutcome, DispatchRequest
+
+BATCH = 100  # Akku's batch query limit
+CONCURRENCY = 4  # batches in flight at once
+MAX_ACTORS = 5000  # one alert acts on at most this many accounts
+RESOLVE_CHUNK = 500
+ADMIN_HISTORY_DAYS = 90  # seed 002: compare an admin against their own last 90 days
+LIST_CAP = 100
+
+
+@workflow.defn(name="AlertWorkflow")
+class AlertWorkflow:
+    @workflow.run
+    async def run(self, inp: AlertRunInput) -> AlertRunOutcome:
+        alert = inp.alert
+        playbook = inp.playbook.playbook
+        until = max(t for t in (alert.window_end, alert.received_at) if t is not None)
+        since = until - playbook.lookback
+        workflow.set_current_details(f"Resolving {len(alert.actors)} identities")
+
+        actor_ids: dict[str, None] = {}  # ordered set
+        unknown: list[str] = []
+        to_resolve = [ref for ref in alert.actors if ref.kind is not IdentityKind.AKKU_ID]
+        for ref in alert.actors:
+            if ref.kind is IdentityKind.AKKU_ID:
+                actor_ids[ref.value] = None
+        for start in range(0, len(to_resolve), RESOLVE_CHUNK):
+            resolved = await workflow.execute_activity_method(
+                AkkuActivities.resolve_identities,
+                ResolveRequest(refs=to_resolve[start : start + RESOLVE_CHUNK]),
+                start_to_close_timeout=timedelta(minutes=2),
+                heartbeat_timeout=timedelta(seconds=30),
+                retry_policy=AKKU_READ,
+            )
+            actor_ids.update(dict.fromkeys(resolved.actor_ids.values()))
+            unknown += resolved.unknown
+
+        ip_stats: list[IpStats] = []
+        if alert.source_ips:
+            workflow.set_current_details(f"Reading activity of {len(alert.source_ips)} source IPs")
+            activity = await workflow.execute_activity_method(
+                AkkuActivities.ip_activity,
+                IpActivityRequest(ips=alert.source_ips[:LIST_CAP], since=since, until=until),
+                start_to_close_timeout=timedelta(minutes=5),
+                heartbeat_timeout=timedelta(seconds=30),
+                retry_policy=AKKU_READ,
+            )
+            ip_stats = activity.stats
+            actor_ids.update(dict.fromkeys(activity.actor_ids))
+
+        actors = list(actor_ids)[:MAX_ACTORS]
+        context = AlertContext(actor_count=len(actors), ip_stats=ip_stats[:LIST_CAP])
+        admin_days = ADMIN_HISTORY_DAYS if alert.detection is DetectionType.ADMIN_ELEVATION else None
+        batches = [actors[i : i + BATCH] for i in range(0, len(actors), BATCH)]
+        workflow.set_current_details(f"Enriching {len(actors)} actors in {len(batches)} batches")
+
+        gate = asyncio.Semaphore(CONCURRENCY)
+        investigations: list[str] = []
+
+        async def dispatch(batch: list[str]) -> None:
+            async with gate:
+                result = await workflow.execute_activity_method(
+                    DispatchActivities.enrich_and_dispatch,
+                    DispatchRequest(
+                        alert_workflow_id=workflow.info().workflow_id,
+                        alert=alert.ref,
+                        playbook=inp.playbook,
+                        actor_ids=batch,
+                        since=since,
+                        until=until,
+                        context=context,
+                        options=inp.options,
+                        admin_history_days=admin_days,
+                    ),
+                    start_to_close_timeout=timedelta(minutes=5),
+                    heartbeat_timeout=timedelta(minutes=1),
+                    retry_policy=DISPATCH,
+                )
+            investigations.extend(result.investigations)
+            unknown.extend(result.unknown_actor_ids)
+
+        await asyncio.gather(*(dispatch(b) for b in batches))
+        summary = f"{alert.detection.value}: {len(investigations)} investigations opened or joined" + (
+            f", {len(unknown)} unknown identities" if unknown else ""
+        )
+        workflow.set_current_details(summary)
+        workflow.upsert_search_attributes([sa.STAGE.value_set("dispatched")])
+        return AlertRunOutcome(
+            alert_workflow_id=workflow.info().workflow_id,
+            detection=alert.detection,
+            playbook=inp.playbook.name,
+            actors_flagged=len(alert.actors),
+            actors_resolved=len(actors),
+            unknown_identities=unknown[:LIST_CAP],
+            investigations=investigations[:LIST_CAP],
+            enrichment_batches=len(batches),
+        )
