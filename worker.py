@@ -50,6 +50,7 @@ async def activities(settings: Settings, client: Client, task_queue: str) -> Asy
             akku_acts.apply_action,
             dispatch.enrich_and_dispatch,
             governor.acquire_permit,
+            slack_acts.approvers,
             slack_acts.post_approval,
             slack_acts.update_approval,
             slack_acts.notify,

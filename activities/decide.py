@@ -7,9 +7,9 @@ the scoring can never make a running investigation take a different path.
 
 from __future__ import annotations
 
-from playbooks.decide import evaluate as evaluate_findings
 from temporalio import activity
 
+from playbooks.decide import evaluate as evaluate_findings
 from riposte.models.runs import Assessment, EvaluationInput
 
 

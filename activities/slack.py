@@ -23,7 +23,7 @@ from activities.slack_blocks import (
     headline,
     notification_blocks,
 )
-from riposte.models.runs import ApprovalPosted, ApprovalRequest, ApprovalUpdate, Notification
+from riposte.models.runs import ApprovalPosted, ApprovalRequest, ApprovalUpdate, Approvers, Notification
 from riposte.settings import Settings
 
 T = TypeVar("T")
@@ -89,6 +89,11 @@ class SlackActivities:
             except (aiohttp.ClientError, TimeoutError) as exc:
                 raise _error(exc) from None
         return sorted({u for u in allowed if u and u != subject})
+
+    @activity.defn(name="Find who may decide in Slack")
+    async def approvers(self, request: ApprovalRequest) -> Approvers:
+        """Before the message exists, so a click can never arrive before its clicker is known."""
+        return Approvers(ids=await self._allowed(request))
 
     @activity.defn(name="Ask for approval in Slack")
     async def post_approval(self, request: ApprovalRequest) -> ApprovalPosted:

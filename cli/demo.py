@@ -33,6 +33,7 @@ from riposte.settings import Settings
 from riposte.temporal import run_url
 
 POLL_SECONDS = 0.5
+CLICK_ATTEMPTS = 20
 DEMO_TIMEOUT_SECONDS = 600.0
 
 
@@ -65,6 +66,7 @@ class Investigation:
     alert_sent_at: datetime
     status: InvestigationStatus | None = None
     clicked: str | None = None  # request id already decided by --auto-approve
+    attempts: int = 0  # clicks tried; Slack unreachable for long: decide from the CLI instead
     ended: bool = False
 
     @property
@@ -218,12 +220,14 @@ async def _auto_decide(stack: Stack, http: httpx.AsyncClient, client: Client, in
     chosen = benign if inv.scenario.false_positive else (act or benign)
     if chosen is None:
         return
-    inv.clicked = pending.request_id
-    if stack.slack_url:
+    if stack.slack_url and inv.attempts < CLICK_ATTEMPTS:
+        inv.attempts += 1
         user = stack.settings.slack_approver_ids[0]
         answer = await driver.click(http, stack, inv.workflow_id, pending.request_id, chosen.id, user)
         if answer.status_code == 200:
-            return
+            inv.clicked = pending.request_id
+        return  # not posted yet (404): try again at the next poll
+    inv.clicked = pending.request_id
     await client.get_workflow_handle(inv.workflow_id).execute_update(
         "decide",
         DecisionRequest(

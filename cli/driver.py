@@ -146,6 +146,8 @@ async def settle(
                     answer = await click(
                         web, stack, workflow_id, request.request_id, option.id, stack.settings.slack_approver_ids[0]
                     )
+                    if answer.status_code == 404:  # the message is still being posted
+                        continue
                     if answer.status_code != 200:
                         raise DriveError(f"Slack simulator click: {answer.status_code} {answer.text[:300]}")
                     clicked.add(request.request_id)

@@ -48,6 +48,8 @@ with workflow.unsafe.imports_passed_through():
     from riposte.temporal import run_url
 
 CONTINUE_AS_NEW_EVENTS = 2_000
+# workflow.patched() ids: each gates one change to the command sequence (see tests/histories/)
+APPROVERS_BEFORE_POST = "approvers-before-post-v1"
 SEEN_CAP = 500
 DISMISS = ApprovalOption(id="dismiss", label="Dismiss as benign", actions=[])
 
@@ -383,6 +385,18 @@ class InvestigationWorkflow:
 
     async def _post(self, request: ApprovalRequest, channel: str | None) -> ApprovalPosted:
         """Post the request; if Slack stays down the run waits all the same (CLI decides)."""
+        if workflow.patched(APPROVERS_BEFORE_POST):
+            # learn who may decide before the buttons exist: a fast click must not be refused
+            try:
+                approvers = await workflow.execute_activity_method(
+                    SlackActivities.approvers,
+                    request,
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=SLACK_POST,
+                )
+                self._allowed |= set(approvers.ids)
+            except ActivityError as err:
+                workflow.logger.warning("could not resolve approvers", extra={"error": self._error_text(err)})
         try:
             posted = await workflow.execute_activity_method(
                 SlackActivities.post_approval,

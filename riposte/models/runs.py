@@ -118,6 +118,12 @@ class ApprovalRequest(Model):
     dry_run: bool = False
 
 
+class Approvers(Model):
+    """Who may decide an approval request: known before the message is posted."""
+
+    ids: list[str] = Field(default_factory=list)
+
+
 class ApprovalPosted(Model):
     channel: str
     ts: str | None = None  # None: Slack was unreachable; the run waits all the same

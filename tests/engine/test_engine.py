@@ -65,6 +65,11 @@ async def test_admin_elevation_waits_for_a_person_and_revokes_on_approval(stack:
     ((workflow_id, status),) = statuses.items()
     assert status.stage == "waiting_for_approval" and status.pending is not None
     assert {o.id for o in status.pending.assessment.options} >= {"revoke_role", "dismiss"}
+
+    async def posted() -> bool:
+        return len(await slack_messages(stack)) == 1
+
+    await wait_for(posted)
     (message,) = await slack_messages(stack)
     buttons = [e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert any(b.get("confirm") for b in buttons if "revoke" in b["action_id"])
