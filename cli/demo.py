@@ -287,38 +287,41 @@ def _progress(runs: list[AlertRun]) -> Group:
     return Group(table)
 
 
-def _summary(stack: Stack, runs: list[AlertRun]) -> Table:
+def _summary(stack: Stack, runs: list[AlertRun]) -> Group:
     settings = stack.settings
     table = Table(title="Riposte demo: what happened", expand=True)
-    for column in ("run", "actor", "detection", "score", "decision", "actions", "alert → action", "Temporal UI"):
+    for column in ("scenario", "actor", "score", "decision", "actions in Akku", "alert → action"):
         table.add_column(column, overflow="fold")
     for run in runs:
         label = run.scenario.name + (" (false positive)" if run.scenario.false_positive else "")
         if run.error:
-            table.add_row(label, "", "", "", Text(run.error, style="red"), "", "", "")
+            table.add_row(label, "", "", Text(run.error, style="red"), "", "")
             continue
         for inv in run.investigations:
             status = inv.status
-            decision = status.decisions[-1] if status and status.decisions else None
-            actions = ", ".join(
-                f"{r.action.value}: {r.status}" for d in (status.decisions if status else []) for r in d.results
-            )
+            decisions = status.decisions if status else []
+            decision = decisions[-1] if decisions else None
+            actions = ", ".join(f"{r.action.value} {r.status}" for d in decisions for r in d.results)
             elapsed = ""
             if decision is not None and decision.results:
                 elapsed = f"{(decision.at - inv.alert_sent_at).total_seconds():.1f} s"
-            detections = ", ".join(d.value for d in status.detections) if status else ""
+            link = run_url(settings.ui_url, settings.temporal_namespace, inv.workflow_id)
+            actor = inv.workflow_id.removeprefix("investigation-")
             table.add_row(
                 label,
-                inv.workflow_id.removeprefix("investigation-"),
-                detections,
+                Text(actor, style=f"link {link}") if link else actor,
                 f"{status.score:.0f}" if status and status.score is not None else "",
                 decision.label if decision else (status.stage if status else "?"),
                 actions or "none",
                 elapsed,
-                run_url(settings.ui_url, settings.temporal_namespace, inv.workflow_id) or "",
             )
             label = ""
-    return table
+    footer = Text(
+        f"Each actor links to its run; all runs: {settings.ui_url}/namespaces/{settings.temporal_namespace}/workflows"
+        if settings.ui_url
+        else ""
+    )
+    return Group(table, footer)
 
 
 def summary_json(runs: list[AlertRun]) -> str:

@@ -106,7 +106,6 @@ def create_app(
         except TimeoutError:
             metrics.answered.labels(source, "timeout").inc()
             return error_response(503, "timeout", "took too long; retry", {"Retry-After": RETRY_AFTER})
-        metrics.answered.labels(source, "accepted").inc()
         return answer
 
     async def _receive(source: str, request: Request) -> JSONResponse:
@@ -148,6 +147,7 @@ def create_app(
             raise GatewayError(
                 503, "temporal_unavailable", "cannot start the run now; retry", headers={"Retry-After": RETRY_AFTER}
             ) from None
+        metrics.answered.labels(source, run.status).inc()  # started | duplicate
         log.info("alert %s from %s -> %s (%s)", alert.dedup_key[:64], source, run.workflow_id, run.status)
         return JSONResponse(run.body(), status_code=202)
 

@@ -246,7 +246,7 @@ async def test_readyz_and_metrics(gateway: Gateway) -> None:
     async with httpx.AsyncClient() as http:
         assert (await http.get(f"{gateway.url}/readyz")).status_code == 200
         metrics = (await http.get(f"{gateway.url}/metrics")).text
-    assert 'riposte_webhooks_answered_total{outcome="accepted",source="generic"} 1.0' in metrics
+    assert 'riposte_webhooks_answered_total{outcome="started",source="generic"} 1.0' in metrics
 
 
 def test_access_logs_never_show_a_query_token() -> None:
