@@ -16,13 +16,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
+import aiohttp
 import httpx
 from fastapi import APIRouter, Request, Response
+from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.slack import slack_client
 from activities.slack_blocks import ACTION_PREFIX
 from gateway.errors import error_response
 from riposte.models.runs import DecisionAck, DecisionRequest
@@ -49,6 +52,7 @@ class Click:
 def build_slack_router(settings: Settings, get_client: Callable[[], Awaitable[Client]]) -> APIRouter:
     router = APIRouter()
     verifier = SignatureVerifier(settings.slack_signing_secret.get_secret_value())
+    slack = slack_client(settings)
     tasks: set[asyncio.Task[None]] = set()
 
     @router.post("/slack/interactions", summary="Slack interactivity (block_actions)")
@@ -83,12 +87,23 @@ def build_slack_router(settings: Settings, get_client: Callable[[], Awaitable[Cl
             task.add_done_callback(tasks.discard)
         return Response(status_code=200)  # within Slack's 3 seconds; the decision follows
 
+    async def clicker_email(user_id: str) -> str | None:
+        """The clicker's email, so the run can refuse the person under investigation by identity."""
+        try:
+            answer = await slack.users_info(user=user_id)
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("could not look up Slack user %s: %s", user_id, type(exc).__name__)
+            return None
+        email = ((answer.get("user") or {}).get("profile") or {}).get("email")
+        return str(email) if email else None
+
     async def deliver(click: Click) -> None:
         decision = DecisionRequest(
             request_id=click.request_id,
             option_id=click.option_id,
             decided_by=click.user_id,
             decided_by_name=click.user_name,
+            decided_by_email=await clicker_email(click.user_id),
             via="slack",
         )
         try:

@@ -471,6 +471,8 @@ class InvestigationWorkflow:
         if user:
             names |= {n.lower() for n in (user.email, user.login) if n}
         who = {request.decided_by.removeprefix("cli:").lower(), request.decided_by_name.lower()}
+        if request.decided_by_email:
+            who.add(request.decided_by_email.lower())
         return bool(names & who)
 
     def _record(

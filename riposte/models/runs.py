@@ -138,6 +138,7 @@ class DecisionRequest(Model):
     option_id: str
     decided_by: str  # Slack user id, or "cli:<operator>"
     decided_by_name: str = ""
+    decided_by_email: str | None = None  # from the clicker's Slack profile: nobody decides on themselves
     via: Literal["slack", "cli"] = "slack"
 
 

@@ -253,7 +253,7 @@ def low_and_slow(store: Store, now: datetime, options: dict[str, Any]) -> Facts:
         for hour in range(8):
             ip = ip_in(ATTACKER_CIDR, 160 + (i * 8 + hour) % 60)
             ips.append(ip)
-            at = now - timedelta(hours=hour, minutes=store.rng.uniform(5, 50))
+            at = now - timedelta(hours=hour, minutes=5 + 7 * i % 50)  # one failure in each of 8 hours
             store.event(
                 "login.failure",
                 actor,
