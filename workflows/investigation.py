@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
 CONTINUE_AS_NEW_EVENTS = 2_000
 # workflow.patched() ids: each gates one change to the command sequence (see tests/histories/)
 APPROVERS_BEFORE_POST = "approvers-before-post-v1"
+REPOST_UNTIL_DELIVERED = "repost-until-delivered-v1"
 SEEN_CAP = 500
 DISMISS = ApprovalOption(id="dismiss", label="Dismiss as benign", actions=[])
 
@@ -302,11 +303,12 @@ class InvestigationWorkflow:
         self._posted = [await self._post(request, policy.channel)]
 
         reminded = escalated = False
+        remind_at = started + policy.remind_after if policy.remind_after else None
         while self._chosen is None:
             now = workflow.now()
             ticks = [t for t in (deadline,) if t is not None]
-            if policy.remind_after and not reminded:
-                ticks.append(started + policy.remind_after)
+            if remind_at and not reminded:
+                ticks.append(remind_at)
             if policy.escalate_channel and policy.escalate_after and not escalated:
                 ticks.append(started + policy.escalate_after)
             wake = min(ticks) if ticks else None
@@ -320,9 +322,13 @@ class InvestigationWorkflow:
                 now = workflow.now()
                 if deadline is not None and now >= deadline:
                     break
-                if policy.remind_after and not reminded and now >= started + policy.remind_after:
+                if remind_at and not reminded and now >= remind_at:
                     reminded = True
                     await self._remind(request, policy)
+                    delivered = any(p.ts for p in self._posted)
+                    if not delivered and policy.remind_after and workflow.patched(REPOST_UNTIL_DELIVERED):
+                        # Slack was down at the reminder too: try again one reminder interval later
+                        reminded, remind_at = False, now + policy.remind_after
                 if (
                     policy.escalate_channel
                     and policy.escalate_after

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import Client
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from cli.stack import Stack, StackOptions, embedded_stack
 from riposte.settings import Settings, load_settings
@@ -60,7 +60,13 @@ async def terminate_open_workflows(client: Client, task_queue: str) -> None:
     empty = 0
     for _ in range(50):
         found = 0
-        async for execution in client.list_workflows(query):
+        try:
+            executions = [e async for e in client.list_workflows(query)]
+        except RPCError as exc:
+            if exc.status is RPCStatusCode.UNIMPLEMENTED:  # the time-skipping server has no visibility
+                return
+            raise
+        for execution in executions:
             found += 1
             with contextlib.suppress(RPCError):
                 await client.get_workflow_handle(execution.id, run_id=execution.run_id).terminate("test finished")
