@@ -86,13 +86,42 @@ class AlertRun:
     investigations: list[Investigation] = field(default_factory=list)
 
 
-async def run_demo(settings: Settings, options: StackOptions, *, auto_approve: bool, exit_after: bool) -> int:
-    console = Console()
+async def run_demo(
+    settings: Settings,
+    options: StackOptions,
+    *,
+    auto_approve: bool,
+    exit_after: bool,
+    console: Console | None = None,
+    record: list[AlertRun] | None = None,
+) -> int:
+    """Run the demo; `record` (for tests and scripts) receives every alert run and its investigations."""
+    console = console or Console()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+    try:
+        return await _demo(
+            settings, options, console, stop, auto_approve=auto_approve, exit_after=exit_after, record=record
+        )
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
+
+
+async def _demo(
+    settings: Settings,
+    options: StackOptions,
+    console: Console,
+    stop: asyncio.Event,
+    *,
+    auto_approve: bool,
+    exit_after: bool,
+    record: list[AlertRun] | None,
+) -> int:
     async with embedded_stack(settings, options) as stack:
         print_banner(stack, console)
         if not stack.akku_url:
@@ -100,6 +129,8 @@ async def run_demo(settings: Settings, options: StackOptions, *, auto_approve: b
             return 1
         async with httpx.AsyncClient(timeout=30) as http:
             runs = await _fire(stack, http, console)
+            if record is not None:
+                record.extend(runs)
             settled = await _follow(stack, http, runs, console, auto_approve=auto_approve, stop=stop)
         console.print(_summary(stack, runs))
         if not settled:

@@ -127,8 +127,16 @@ async def show_run(settings: Settings, workflow_id: str, console: Console) -> in
         factors, actions = outcome.factors, outcome.actions
     else:
         status = await handle.query("status", result_type=InvestigationStatus)
-        console.print(f"[bold]{workflow_id}[/bold]  stage: [bold]{status.stage}[/bold]  score: {status.score}")
-        factors = status.pending.assessment.factors if status.pending else []
+        score = f"{status.score:.0f}" if status.score is not None else "not scored yet"
+        console.print(f"[bold]{workflow_id}[/bold]  stage: [bold]{status.stage}[/bold]  score: {score}")
+        detections = ", ".join(d.value for d in status.detections) or "none yet"
+        console.print(f"detections: {detections}   playbook: {status.playbook or '?'}")
+        for record in status.decisions:
+            note = f" ({record.note})" if record.note else ""
+            console.print(
+                f"decision: [bold]{record.label}[/bold] by {record.decided_by} at {record.at:%Y-%m-%d %H:%M:%S}{note}"
+            )
+        factors = status.factors
         actions = [r for d in status.decisions for r in d.results]
         if status.pending:
             offered = ", ".join(f"{o.id} ({o.label})" for o in status.pending.assessment.options)

@@ -132,6 +132,8 @@ class InvestigationWorkflow:
             stage=self._stage,
             score=a.score if a else None,
             detections=a.detections if a else [],
+            factors=a.factors if a else [],
+            playbook=a.playbook if a else None,
             pending=self._pending,
             approvals=sorted(self._votes),
             decisions=self._decisions,

@@ -203,6 +203,8 @@ class InvestigationStatus(Model):
     stage: str
     score: float | None = None
     detections: list[DetectionType] = Field(default_factory=list)
+    factors: list[Factor] = Field(default_factory=list)
+    playbook: str | None = None
     pending: ApprovalRequest | None = None
     approvals: list[str] = Field(default_factory=list)
     decisions: list[DecisionRecord] = Field(default_factory=list)

@@ -6,6 +6,7 @@ stack (worker, gateway, simulators) runs for real.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from datetime import timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from cli import driver
@@ -56,6 +58,15 @@ async def akku_writes(stack: Stack) -> list[dict[str, Any]]:
     return found
 
 
+async def end(env: WorkflowEnvironment, stack: Stack, *workflow_ids: str) -> None:
+    """The time-skipping server has no visibility to sweep: end what a test left running by id,
+    or its pending timers and activities would hold the shared server's clock for later tests."""
+    governor = f"riposte-action-governor/{stack.settings.temporal_task_queue}"
+    for workflow_id in (*workflow_ids, governor):
+        with contextlib.suppress(RPCError):
+            await env.client.get_workflow_handle(workflow_id).terminate("test finished")
+
+
 async def until_stage(stack: Stack, workflow_id: str, stage: str, env: WorkflowEnvironment) -> None:
     for _ in range(200):
         status = await driver.investigation_status(stack.client, workflow_id)
@@ -87,6 +98,7 @@ async def test_reminder_then_fallback_when_nobody_decides(
         assert [(w["action"], w["status"]) for w in await akku_writes(stack)] == [("sessions_revoke", "applied")]
         (message,) = await messages(stack)
         assert "No decision in 0:30:00" in message["text"] and "riposte_decide" not in str(message["blocks"])
+        await end(env, stack, workflow_id)
 
 
 async def test_slack_down_the_run_waits_and_the_cli_still_decides(env: WorkflowEnvironment, task_queue: str) -> None:
@@ -106,3 +118,4 @@ async def test_slack_down_the_run_waits_and_the_cli_still_decides(env: WorkflowE
         assert code == 0
         await until_stage(stack, workflow_id, "approved", env)
         assert {w["action"] for w in await akku_writes(stack)} == {"lock", "sessions_revoke"}
+        await end(env, stack, workflow_id)

@@ -1,0 +1,109 @@
+"""The `riposte` command: help that teaches, settings errors that name the variable, the demo,
+and the operator tools (decide, list, show, export, replay) on a running stack."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from temporalio.client import Client
+from typer.testing import CliRunner
+
+from cli import driver
+from cli.demo import AlertRun, run_demo
+from cli.main import app
+from cli.operators import decide, export_history, list_runs, replay_histories, show_run
+from cli.stack import StackOptions
+from tests.engine.conftest import running_stack, stack_settings, terminate_open_workflows
+
+runner = CliRunner()
+COMMANDS = ["dev", "demo", "worker", "gateway", "simulate", "replay", "approve", "deny", "runs", "show", "export"]
+
+
+def test_help_lists_every_command_and_each_explains_itself() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in COMMANDS:
+        assert command in result.output
+    for command in [*COMMANDS, "simulate akku", "simulate slack"]:
+        sub = runner.invoke(app, [*command.split(), "--help"])
+        assert sub.exit_code == 0, command
+        assert len(sub.output.strip().splitlines()) > 3, command
+
+
+def test_a_bad_setting_is_a_usage_error_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "no-port-here")
+    result = runner.invoke(app, ["runs"])
+    assert result.exit_code == 2
+    assert "TEMPORAL_ADDRESS" in result.output
+
+
+def test_an_unknown_command_is_a_usage_error() -> None:
+    assert runner.invoke(app, ["launch-missiles"]).exit_code == 2
+
+
+async def test_the_demo_plays_every_scenario_to_its_end(client: Client, task_queue: str) -> None:
+    settings = stack_settings(client, task_queue)
+    runs: list[AlertRun] = []
+    out = io.StringIO()
+    try:
+        code = await run_demo(
+            settings,
+            StackOptions(quiet=True),
+            auto_approve=True,
+            exit_after=True,
+            console=Console(file=out, width=160),
+            record=runs,
+        )
+    finally:  # its investigations wait out their quiet period: end them for the next test
+        await terminate_open_workflows(client, task_queue)
+    assert code == 0, out.getvalue()[-2000:]
+    assert {r.scenario.source for r in runs} == {"splunk", "sentinel", "elastic", "generic"}
+    for run in runs:
+        assert run.error is None and run.investigations, run.scenario.name
+        actions = [r for i in run.investigations if i.status for d in i.status.decisions for r in d.results]
+        if run.scenario.false_positive:
+            assert actions == [], run.scenario.name
+        else:
+            assert any(a.status == "applied" for a in actions), run.scenario.name
+    summary = out.getvalue()
+    assert "what happened" in summary and "office_login_burst (false positive)" in summary
+
+
+async def test_operators_decide_list_show_export_and_replay(client: Client, task_queue: str, tmp_path: Path) -> None:
+    async with running_stack(client, task_queue) as stack:
+        fired = await driver.fire_scenario(stack, "dormant_account")
+        ((workflow_id, _),) = (await driver.settle(stack, fired)).items()
+        settings = stack.settings
+        actor = workflow_id.removeprefix("investigation-")
+
+        assert await decide(settings, workflow_id, approve=False, option="no_such_option", operator="maria") == 2
+        assert await decide(settings, workflow_id, approve=True, option=None, operator="maria") == 0
+        await driver.settle(stack, fired, approve=None)
+        assert await decide(settings, workflow_id, approve=True, option=None, operator="maria") == 1  # nothing pending
+
+        rows = await list_runs(settings, actor=actor, detection=None, decision=None, status=None, since=None, limit=10)
+        assert rows and rows[0][0] == workflow_id and rows[0][1] == actor
+
+        out = io.StringIO()
+        assert await show_run(settings, workflow_id, Console(file=out, width=200)) == 0
+        shown = out.getvalue()
+        assert "dormant" in shown and "lock" in shown and "approved" in shown
+
+        path = tmp_path / "history.json"
+        path.write_text(await export_history(settings, workflow_id))
+        assert await replay_histories(settings, None, [path], None, Console(file=io.StringIO())) == 0
+
+        tampered = json.loads(path.read_text())
+        for event in tampered["events"]:
+            scheduled = event.get("activityTaskScheduledEventAttributes")
+            if scheduled:
+                scheduled["activityType"]["name"] = "Something else"
+        bad = tmp_path / "tampered.json"
+        bad.write_text(json.dumps(tampered))
+        report = io.StringIO()
+        assert await replay_histories(settings, None, [bad], None, Console(file=report, width=200)) == 1
+        assert "Something else" in report.getvalue() or "nondetermin" in report.getvalue().lower()
