@@ -162,6 +162,16 @@ def simulate_akku(
     port: Annotated[int, typer.Option(help="Listen port.")] = 8081,
     seed: Annotated[int, typer.Option(help="Seed for reproducible synthetic data.")] = 7,
     list_scenarios: Annotated[bool, typer.Option("--list", help="List the scenarios and exit.")] = False,
+    fault_rate: Annotated[
+        float, typer.Option(min=0, max=1, help="Fail this share of API requests from the start (0.3 = 30%).")
+    ] = 0.0,
+    fault_kinds: Annotated[
+        str, typer.Option(help="Comma-separated: 429, 500, 502, 503, timeout, bad_json, drop.")
+    ] = "429,500,503,timeout,bad_json,drop",
+    retry_after: Annotated[int, typer.Option(help="Retry-After seconds on injected 429s.")] = 2,
+    fault_paths: Annotated[
+        str | None, typer.Option(help="Only requests whose path starts with this, e.g. /v1/users.")
+    ] = None,
 ) -> None:
     """A local Akku API (shared/akku-api.md) with synthetic users, attack scenarios and faults.
 
@@ -179,8 +189,16 @@ def simulate_akku(
     if unknown:
         err.print(f"[red]unknown scenario(s): {', '.join(unknown)}; see --list[/red]")
         raise typer.Exit(2)
+    faults = None
+    if fault_rate:
+        kinds = [k.strip() for k in fault_kinds.split(",") if k.strip()]
+        bad = sorted(set(kinds) - set(akku_server.FAULT_KINDS))
+        if bad:
+            err.print(f"[red]unknown fault kind(s): {', '.join(bad)}[/red]")
+            raise typer.Exit(2)
+        faults = {"rate": fault_rate, "kinds": kinds, "retry_after": retry_after, "paths": fault_paths}
     config = akku_server.SimulatorConfig(
-        api_key=settings.akku_api_key.get_secret_value(), seed=seed, scenarios=list(scenario or [])
+        api_key=settings.akku_api_key.get_secret_value(), seed=seed, scenarios=list(scenario or []), faults=faults
     )
     console.print(f"Akku simulator on http://{host}:{port}/api  (scenarios: {', '.join(scenario or []) or 'none'})")
     akku_server.run(host, port, config)

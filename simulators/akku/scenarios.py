@@ -58,8 +58,8 @@ def _actors(store: Store, options: dict[str, Any], count: int, prefix: str = "u_
 
 
 def credential_stuffing(store: Store, now: datetime, options: dict[str, Any]) -> Facts:
-    """Seed 000: MFA failures spike across many accounts from rotating IPs, unknown devices."""
-    actors = _actors(store, options, 8)
+    """Seed 000: MFA failures spike across dozens of accounts within minutes, rotating IPs, unknown devices."""
+    actors = _actors(store, options, 24)
     ips: list[str] = []
     for i, actor in enumerate(actors):
         for k in range(store.rng.randint(5, 8)):
@@ -246,23 +246,18 @@ def admin_elevation(store: Store, now: datetime, options: dict[str, Any]) -> Fac
 
 
 def low_and_slow(store: Store, now: datetime, options: dict[str, Any]) -> Facts:
-    """A few failures per account per hour, for hours, from scattered addresses."""
-    actors = _actors(store, options, 4)
+    """One attempt every ten minutes, rotating across many accounts and addresses, for eight hours."""
+    actors = _actors(store, options, 10)
     ips = []
-    for i, actor in enumerate(actors):
-        for hour in range(8):
-            ip = ip_in(ATTACKER_CIDR, 160 + (i * 8 + hour) % 60)
-            ips.append(ip)
-            at = now - timedelta(hours=hour, minutes=5 + 7 * i % 50)  # one failure in each of 8 hours
-            store.event(
-                "login.failure",
-                actor,
-                at,
-                ip,
-                store.rng.choice(ATTACK_CITIES),
-                outcome="failure",
-                risk_context=store.risk(known=False, reputation="unknown"),
-            )
+    for k in range(48):  # 8 hours x 6 attempts an hour
+        actor = actors[k % len(actors)]
+        ip = ip_in(ATTACKER_CIDR, 160 + k % 60)
+        ips.append(ip)
+        at = now - timedelta(minutes=5 + 10 * k)
+        risk = store.risk(known=False, reputation="unknown")
+        store.event(
+            "login.failure", actor, at, ip, ATTACK_CITIES[k % len(ATTACK_CITIES)], outcome="failure", risk_context=risk
+        )
     return _facts(
         store,
         "low_and_slow",
@@ -277,8 +272,8 @@ def low_and_slow(store: Store, now: datetime, options: dict[str, Any]) -> Facts:
 
 
 def office_login_burst(store: Store, now: datetime, options: dict[str, Any]) -> Facts:
-    """False positive: many failures from the office after a password-policy change."""
-    actors = _actors(store, options, 10)
+    """False positive: 50 agents fail then sign in from the office at the start of a shift."""
+    actors = _actors(store, options, 50)
     for i, actor in enumerate(actors):
         ip = ip_in(OFFICE_CIDR, 40 + i)
         for k in range(3):
@@ -313,12 +308,13 @@ def office_login_burst(store: Store, now: datetime, options: dict[str, Any]) -> 
 
 
 def vpn_switch(store: Store, now: datetime, options: dict[str, Any]) -> Facts:
-    """False positive: a sign-in through the corporate VPN's Frankfurt egress looks like travel."""
+    """False positive: switching the corporate VPN (Frankfurt egress) on and off looks like travel."""
     actors = _actors(store, options, 1)
     vpn = ip_in(VPN_EGRESS_CIDR, 10)
     for actor in actors:
         store.sign_in(actor, now - timedelta(minutes=22), ip_in(OFFICE_CIDR, 32), "Chennai", known=True)
         store.sign_in(actor, now - timedelta(minutes=6), vpn, "Frankfurt", known=True)
+        store.sign_in(actor, now - timedelta(minutes=2), ip_in(OFFICE_CIDR, 32), "Chennai", known=True)  # and off again
     facts = _facts(
         store,
         "vpn_switch",

@@ -38,6 +38,7 @@ class SimulatorConfig(BaseModel):
     latency_ms: float = 0
     heartbeat_seconds: float = 15.0
     timeout_fault_seconds: float = 15.0
+    faults: dict[str, Any] | None = None  # as POST /_sim/faults, in force from the start
 
 
 class BatchQuery(BaseModel):
@@ -161,6 +162,8 @@ def create_app(config: SimulatorConfig) -> FastAPI:
     store = Store(seed=config.seed, now=config.now or datetime.now(UTC), fixed_clock=config.now is not None)
     for name in config.scenarios:
         scenarios.load(store, name)
+    if config.faults:
+        store.faults = Faults.model_validate(config.faults).model_dump()
     app = FastAPI(title="Akku simulator", version="1", docs_url="/_sim/docs", openapi_url="/_sim/openapi.json")
     app.state.store = store
 
