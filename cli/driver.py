@@ -95,6 +95,20 @@ async def investigation_status(client: Client, workflow_id: str) -> Investigatio
     return status
 
 
+async def wait_for_stage(client: Client, workflow_id: str, stage: str, *, timeout: float = 30) -> InvestigationStatus:
+    """Poll an investigation until it reaches `stage` (decisions are delivered asynchronously)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        status = await investigation_status(client, workflow_id)
+        if status is not None and status.stage == stage:
+            return status
+        if asyncio.get_running_loop().time() > deadline:
+            raise DriveError(
+                f"{workflow_id} did not reach {stage} in {timeout:.0f}s (at {status.stage if status else 'closed'})"
+            )
+        await asyncio.sleep(0.1)
+
+
 async def click(
     http: httpx.AsyncClient, stack: Stack, workflow_id: str, request_id: str, option_id: str, user_id: str
 ) -> httpx.Response:

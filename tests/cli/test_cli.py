@@ -82,7 +82,7 @@ async def test_operators_decide_list_show_export_and_replay(client: Client, task
 
         assert await decide(settings, workflow_id, approve=False, option="no_such_option", operator="maria") == 2
         assert await decide(settings, workflow_id, approve=True, option=None, operator="maria") == 0
-        await driver.settle(stack, fired, approve=None)
+        await driver.wait_for_stage(stack.client, workflow_id, "approved")
         assert await decide(settings, workflow_id, approve=True, option=None, operator="maria") == 1  # nothing pending
 
         rows = await list_runs(settings, actor=actor, detection=None, decision=None, status=None, since=None, limit=10)
