@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install demo dev test lint typecheck unit fmt clean lock histories fingerprints bench chaos
+.PHONY: help install demo dev test lint typecheck unit fmt clean lock histories fingerprints
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -43,12 +43,6 @@ histories: install  ## record fresh workflow histories into tests/histories/ (ke
 
 fingerprints: install  ## accept the current workflow code's fingerprints (after `make histories`)
 	$(BIN)/python -m tests.fingerprints --update
-
-bench: install  ## benchmarks against Temporal's own baseline; writes docs/benchmarks.md
-	$(BIN)/python -m bench $(ARGS)
-
-chaos: install  ## the full fault campaign (tests/chaos), minutes long
-	$(BIN)/pytest tests/chaos -m "slow or not slow" $(ARGS)
 
 fmt: install  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
