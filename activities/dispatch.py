@@ -56,6 +56,7 @@ class DispatchActivities:
 
         async def hand_over(finding: Finding) -> str:
             async with gate:
+                activity.heartbeat(finding.evidence.actor_id)
                 workflow_id = investigation_id(finding.evidence.actor_id)
                 await self._client.start_workflow(
                     "InvestigationWorkflow",

@@ -38,6 +38,7 @@ class StackOptions:
     ui_port: int = 8233
     state_dir: Path | None = None
     quiet: bool = False  # the demo draws its own screen
+    worker: bool = True  # False: run workers elsewhere (`riposte worker`), e.g. to kill and restart them
 
 
 @dataclass
@@ -131,7 +132,9 @@ async def embedded_stack(settings: Settings, options: StackOptions) -> AsyncIter
         gateway = gateway_app(settings, client=client, extra_routers=[router])
         tasks.append(await _serve(gateway, settings.riposte_http_host, settings.riposte_http_port, servers))
 
-        async with running_worker(settings, client):
+        async with contextlib.AsyncExitStack() as exits:
+            if options.worker:
+                await exits.enter_async_context(running_worker(settings, client))
             stack = Stack(
                 settings=settings,
                 client=client,

@@ -98,7 +98,7 @@ class AlertWorkflow:
                         admin_history_days=admin_days,
                     ),
                     start_to_close_timeout=timedelta(minutes=5),
-                    heartbeat_timeout=timedelta(minutes=1),
+                    heartbeat_timeout=timedelta(seconds=20),
                     retry_policy=DISPATCH,
                 )
             investigations.extend(result.investigations)

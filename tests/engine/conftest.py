@@ -45,10 +45,12 @@ def stack_settings(client: Client, task_queue: str, **overrides: object) -> Sett
 
 
 @contextlib.asynccontextmanager
-async def running_stack(client: Client, task_queue: str, **overrides: object) -> AsyncIterator[Stack]:
+async def running_stack(
+    client: Client, task_queue: str, *, worker: bool = True, **overrides: object
+) -> AsyncIterator[Stack]:
     settings = stack_settings(client, task_queue, **overrides)
     try:
-        async with embedded_stack(settings, StackOptions(quiet=True)) as stack:
+        async with embedded_stack(settings, StackOptions(quiet=True, worker=worker)) as stack:
             yield stack
     finally:
         await terminate_open_workflows(client, task_queue)
