@@ -93,3 +93,15 @@ async def register_search_attributes(client: Client) -> None:
             },
         )
     )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    from tests.security import secret_scan
+
+    secret_scan.install()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from tests.security import secret_scan
+
+    secret_scan.check(session)
