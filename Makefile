@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install demo dev test lint typecheck unit fmt clean lock histories fingerprints
+.PHONY: help install demo dev test lint typecheck unit fmt clean lock histories fingerprints chaos
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -43,6 +43,9 @@ histories: install  ## record fresh workflow histories into tests/histories/ (ke
 
 fingerprints: install  ## accept the current workflow code's fingerprints (after `make histories`)
 	$(BIN)/python -m tests.fingerprints --update
+
+chaos: install  ## the full fault campaigns (minutes): worker kills, storms, a flaky Akku
+	$(BIN)/pytest tests/chaos -m "slow or not slow" -s $(ARGS)
 
 fmt: install  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
