@@ -109,6 +109,13 @@ async def wait_for_stage(client: Client, workflow_id: str, stage: str, *, timeou
         await asyncio.sleep(0.1)
 
 
+async def decide_via_cli(stack: Stack, workflow_id: str, *, approve: bool = True, operator: str = "driver") -> int:
+    """Decide a pending approval the way `riposte approve` does."""
+    from cli.operators import decide
+
+    return await decide(stack.settings, workflow_id, approve=approve, option=None, operator=operator)
+
+
 async def click(
     http: httpx.AsyncClient, stack: Stack, workflow_id: str, request_id: str, option_id: str, user_id: str
 ) -> httpx.Response:
