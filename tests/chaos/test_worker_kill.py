@@ -18,6 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+import pytest
 from temporalio.client import Client
 
 from cli import driver
@@ -73,18 +74,18 @@ async def fire(stack: Stack, http: httpx.AsyncClient, scenario: str, **body: obj
     )
 
 
-async def test_sigkilled_workers_lose_nothing_and_write_everything_once(client: Client, task_queue: str) -> None:
+async def campaign(client: Client, task_queue: str, *, fatigue: int, stuffing: list[int], kills: int) -> None:
     rng = random.Random(SEED)
     async with running_stack(client, task_queue, worker=False) as stack, httpx.AsyncClient(timeout=30) as http:
         worker = WorkerProcess(stack)
         worker.start()
         try:
-            fired = [await fire(stack, http, "mfa_fatigue") for _ in range(8)]
-            fired.append(await fire(stack, http, "credential_stuffing", count=12))
+            fired = [await fire(stack, http, "mfa_fatigue") for _ in range(fatigue)]
+            fired += [await fire(stack, http, "credential_stuffing", count=n) for n in stuffing]
             fired.append(await fire(stack, http, "admin_elevation"))
 
             async def chaos() -> None:
-                for _ in range(3):  # kill during enrichment, between actions, while waiting for approval
+                for _ in range(kills):  # kill during enrichment, between actions, while waiting for approval
                     await asyncio.sleep(rng.uniform(0.3, 2.0))
                     worker.kill()
                     await asyncio.sleep(rng.uniform(0.1, 1.0))
@@ -93,7 +94,7 @@ async def test_sigkilled_workers_lose_nothing_and_write_everything_once(client: 
             killing = asyncio.create_task(chaos())
             outcomes = {}
             for f in fired:
-                outcomes[f.alert_workflow_id] = await driver.settle(stack, f, approve=True, timeout=150, http=http)
+                outcomes[f.alert_workflow_id] = await driver.settle(stack, f, approve=True, timeout=600, http=http)
             await killing
             for f in fired:  # approvals clicked during the kills: let their actions land
                 for workflow_id, status in outcomes[f.alert_workflow_id].items():
@@ -106,14 +107,28 @@ async def test_sigkilled_workers_lose_nothing_and_write_everything_once(client: 
     applied = [w for w in writes if w["status"] == "applied"]
     per_action = Counter((w["actor_id"], w["action"]) for w in applied)
     per_key = Counter(w["idempotency_key"] for w in applied)
+    runs = len(fired) + sum(len(o) for o in outcomes.values())
     print(
-        f"seed {SEED}: {worker.kills} SIGKILLs, {len(fired)} alerts, {len(applied)} writes applied, "
+        f"seed {SEED}: {worker.kills} SIGKILLs, {runs} runs ({len(fired)} alerts), {len(applied)} writes applied, "
         f"{sum(1 for w in writes if w['status'] == 'replayed')} retried writes answered from the idempotency cache"
     )
-    assert worker.kills == 3
+    assert worker.kills == kills
     assert max(per_action.values()) == 1, [k for k, n in per_action.items() if n > 1]
     assert max(per_key.values()) == 1
-    expected = {(a, act) for f in fired[:8] for a in f.facts["actor_ids"] for act in ("mfa_reset", "password_reset")}
-    expected |= {(a, act) for a in fired[8].facts["actor_ids"] for act in ("lock", "sessions_revoke")}
-    expected |= {(fired[9].facts["target_id"], "role_revoke")}
+    expected = {
+        (a, act) for f in fired[:fatigue] for a in f.facts["actor_ids"] for act in ("mfa_reset", "password_reset")
+    }
+    for f in fired[fatigue:-1]:  # stuffing: every account the alert (and its IPs) reached
+        investigated = {w.removeprefix("investigation-") for w in outcomes[f.alert_workflow_id]}
+        expected |= {(a, act) for a in investigated for act in ("lock", "sessions_revoke")}
+    expected |= {(fired[-1].facts["target_id"], "role_revoke")}
     assert set(per_action) == expected  # nothing lost, nothing extra
+
+
+async def test_sigkilled_workers_lose_nothing_and_write_everything_once(client: Client, task_queue: str) -> None:
+    await campaign(client, task_queue, fatigue=8, stuffing=[12], kills=3)
+
+
+@pytest.mark.slow
+async def test_200_runs_through_10_sigkills(client: Client, task_queue: str) -> None:
+    await campaign(client, task_queue, fatigue=60, stuffing=[50, 50], kills=10)

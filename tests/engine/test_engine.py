@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from cli import driver
 from cli.stack import Stack
@@ -175,3 +176,43 @@ async def test_a_duplicate_delivery_starts_nothing_new_and_unknown_people_are_re
     assert second.json()["status"] == "duplicate" and second.json()["run_id"] == first.json()["run_id"]
     outcome = await driver.alert_outcome(stack.client, first.json()["workflow_id"])
     assert outcome.unknown_identities == ["u_doesnotexist"] and outcome.investigations == []
+
+
+EXPECTED = [
+    # scenario, stage after an analyst approves what is asked, Akku actions per account
+    ("brute_force", "acted", {"lock", "sessions_revoke"}),
+    ("recovery_storm", "approved", {"password_reset", "sessions_revoke"}),
+    ("impossible_travel", "approved", {"sessions_revoke", "password_reset"}),
+    ("dormant_account", "approved", {"lock", "sessions_revoke"}),
+    ("low_and_slow", "approved", {"password_reset"}),
+]
+
+
+@pytest.mark.parametrize(("scenario", "stage", "actions"), EXPECTED, ids=[e[0] for e in EXPECTED])
+async def test_each_playbook_end_to_end(stack: Stack, scenario: str, stage: str, actions: set[str]) -> None:
+    fired = await driver.fire_scenario(stack, scenario)
+    statuses = await driver.settle(stack, fired, approve=True)
+    decided = {}
+    for workflow_id, status in statuses.items():
+        if status.stage in ("notified", "observed"):  # a weak member of the group: told, not touched
+            continue
+        decided[workflow_id] = await driver.wait_for_stage(stack.client, workflow_id, stage)
+    assert decided, statuses
+    done = await writes(stack)
+    for workflow_id in decided:
+        actor = workflow_id.removeprefix("investigation-")
+        assert {w["action"] for w in done if w["actor_id"] == actor and w["status"] == "applied"} == actions
+        assert all(w["reference"] == workflow_id for w in done if w["actor_id"] == actor)
+
+
+async def test_dry_run_decides_and_records_but_never_writes(client: Any, task_queue: str) -> None:
+    from tests.engine.conftest import running_stack
+
+    async with running_stack(client, task_queue, riposte_dry_run=True) as dry:
+        fired = await driver.fire_scenario(dry, "mfa_fatigue")
+        ((_, status),) = (await driver.settle(dry, fired)).items()
+        assert status.stage == "dry_run"
+        (decision,) = status.decisions
+        assert {r.status for r in decision.results} == {"dry_run"}
+        assert {r.action.value for r in decision.results} == {"reset_mfa", "force_password_reset"}
+        assert await writes(dry) == []
