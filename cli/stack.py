@@ -39,6 +39,7 @@ class StackOptions:
     state_dir: Path | None = None
     quiet: bool = False  # the demo draws its own screen
     worker: bool = True  # False: run workers elsewhere (`riposte worker`), e.g. to kill and restart them
+    akku_staff: int = 200  # accounts in the local Akku simulator's synthetic tenant
 
 
 @dataclass
@@ -115,7 +116,7 @@ async def embedded_stack(settings: Settings, options: StackOptions) -> AsyncIter
             from simulators.akku.server import SimulatorConfig
             from simulators.akku.server import create_app as akku_app
 
-            akku_config = SimulatorConfig(api_key=settings.akku_api_key.get_secret_value())
+            akku_config = SimulatorConfig(api_key=settings.akku_api_key.get_secret_value(), staff=options.akku_staff)
             tasks.append(await _serve(akku_app(akku_config), "127.0.0.1", akku_port, servers))
         slack_port = _local_port(settings.slack_api_url)
         if slack_port:

@@ -39,6 +39,7 @@ class SimulatorConfig(BaseModel):
     heartbeat_seconds: float = 15.0
     timeout_fault_seconds: float = 15.0
     faults: dict[str, Any] | None = None  # as POST /_sim/faults, in force from the start
+    staff: int = Field(default=200, ge=20, le=100_000)  # regular accounts u_10001...
 
 
 class BatchQuery(BaseModel):
@@ -159,7 +160,9 @@ class FaultInjector:
 
 
 def create_app(config: SimulatorConfig) -> FastAPI:
-    store = Store(seed=config.seed, now=config.now or datetime.now(UTC), fixed_clock=config.now is not None)
+    store = Store(
+        seed=config.seed, now=config.now or datetime.now(UTC), fixed_clock=config.now is not None, staff=config.staff
+    )
     for name in config.scenarios:
         scenarios.load(store, name)
     if config.faults:

@@ -42,6 +42,7 @@ class Store:
     seed: int
     now: datetime
     fixed_clock: bool = False  # True: scenarios happen at `now`; False: at the moment they are loaded
+    staff: int = 200  # regular accounts u_10001...; storms and benchmarks ask for thousands
     rng: random.Random = field(init=False)
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -88,7 +89,7 @@ class Store:
         }
 
     def _populate(self) -> None:
-        for n in range(200):
+        for n in range(self.staff):
             self._user(f"u_{10001 + n}", last_active_days=self.rng.uniform(0.05, 3))
         for n, role in enumerate(("security_admin", "global_admin", "helpdesk_admin", "ivr_admin")):
             self._user(f"u_admin{n + 1}", roles=[role])
@@ -96,7 +97,7 @@ class Store:
         for n in range(5):
             self._user(f"u_{20001 + n}", last_active_days=120 + 20 * n)  # dormant: > 90 days
         # background: ordinary sign-ins over the last day, from the office or home
-        for actor_id in [a for a in self.users if a.startswith("u_1")]:
+        for actor_id in [a for a in self.users if a.startswith("u_1")][:1000]:  # enough noise; fast start
             for _ in range(self.rng.randint(1, 3)):
                 at = self.now - timedelta(hours=self.rng.uniform(1.5, 24))
                 office = self.rng.random() < 0.6

@@ -46,11 +46,12 @@ def stack_settings(client: Client, task_queue: str, **overrides: object) -> Sett
 
 @contextlib.asynccontextmanager
 async def running_stack(
-    client: Client, task_queue: str, *, worker: bool = True, **overrides: object
+    client: Client, task_queue: str, *, worker: bool = True, akku_staff: int = 200, **overrides: object
 ) -> AsyncIterator[Stack]:
     settings = stack_settings(client, task_queue, **overrides)
     try:
-        async with embedded_stack(settings, StackOptions(quiet=True, worker=worker)) as stack:
+        options = StackOptions(quiet=True, worker=worker, akku_staff=akku_staff)
+        async with embedded_stack(settings, options) as stack:
             yield stack
     finally:
         await terminate_open_workflows(client, task_queue)

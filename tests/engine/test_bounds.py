@@ -1,0 +1,83 @@
+"""Histories stay bounded: one alert naming thousands of people, enriched in batches of 100.
+
+Evidence travels from the batch activity straight into each person's investigation, so the
+alert run's history grows with the number of batches, not with the evidence.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+from temporalio.client import Client
+
+from cli import driver
+from tests.engine.conftest import running_stack
+
+EVENTS_LIMIT = 10_000
+BYTES_LIMIT = 10 * 1024 * 1024
+PAYLOAD_LIMIT = 256 * 1024
+
+
+async def alert_about(client: Client, task_queue: str, people: int) -> dict[str, Any]:
+    async with running_stack(client, task_queue, akku_staff=people) as stack, httpx.AsyncClient(timeout=120) as http:
+        facts = {
+            "scenario": "storm",
+            "rule_name": "Akku - MFA failure spike across accounts",
+            "detection": "credential_stuffing",
+            "severity": "high",
+            "actor_ids": [f"u_{10001 + n}" for n in range(people)],
+            "source_ips": [],
+        }
+        started = time.monotonic()
+        answer = await driver.deliver(http, stack, "generic", facts, alert_id=f"bounds-{task_queue}")
+        assert answer.status_code == 202, answer.text
+        workflow_id = answer.json()["workflow_id"]
+        outcome = await driver.alert_outcome(stack.client, workflow_id, timeout=600)
+        elapsed = time.monotonic() - started
+        history = await stack.client.get_workflow_handle(workflow_id).fetch_history()
+        payloads = [
+            len(p.data)
+            for e in history.events
+            for field in ("activity_task_scheduled_event_attributes", "activity_task_completed_event_attributes")
+            if e.HasField(field)
+            for p in (getattr(e, field).input.payloads if "scheduled" in field else getattr(e, field).result.payloads)
+        ]
+        requests = (await http.get(f"{driver.simulator_root(stack.akku_url)}/_sim/requests?limit=100000")).json()[
+            "requests"
+        ]
+        sample = await stack.client.get_workflow_handle(f"investigation-u_{10001 + people - 1}").fetch_history()
+        return {
+            "outcome": outcome,
+            "events": len(history.events),
+            "bytes": history.to_json().__len__(),
+            "largest_payload": max(payloads),
+            "enrichment_calls": sum(1 for r in requests if r["path"] == "/v1/auth-events/query"),
+            "investigation_bytes": len(sample.to_json()),
+            "seconds": elapsed,
+        }
+
+
+async def check(client: Client, task_queue: str, people: int) -> None:
+    found = await alert_about(client, task_queue, people)
+    outcome = found["outcome"]
+    assert outcome.actors_resolved == people and outcome.enrichment_batches == people // 100
+    assert found["enrichment_calls"] == people // 100  # <= 50 for 5,000 people
+    assert found["events"] < EVENTS_LIMIT and found["bytes"] < BYTES_LIMIT
+    assert found["largest_payload"] < PAYLOAD_LIMIT and found["investigation_bytes"] < PAYLOAD_LIMIT
+    print(
+        f"{people} people: alert run {found['events']} events, {found['bytes'] / 1024:.0f} KB, largest payload "
+        f"{found['largest_payload'] / 1024:.1f} KB, {found['enrichment_calls']} enrichment calls, "
+        f"one investigation {found['investigation_bytes'] / 1024:.1f} KB, {found['seconds']:.1f} s to dispatch all"
+    )
+
+
+async def test_an_alert_about_500_people_stays_small(client: Client, task_queue: str) -> None:
+    await check(client, task_queue, 500)
+
+
+@pytest.mark.slow
+async def test_an_alert_about_5000_people_stays_small(client: Client, task_queue: str) -> None:
+    await check(client, task_queue, 5000)
