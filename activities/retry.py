@@ -10,43 +10,25 @@ from temporalio.common import RetryPolicy
 AKKU_PERMANENT = ["AkkuAuthError", "AkkuBadRequest", "AkkuConflict", "AkkuNotFound"]
 SLACK_PERMANENT = ["SlackConfigError"]
 
-AKKU_READ = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-    maximum_attempts=10,
-    non_retryable_error_types=AKKU_PERMANENT,
-)
+
+def _backoff(*, max_interval: float, attempts: int, permanent: list[str] | None = None) -> RetryPolicy:
+    """Exponential from 1 s, doubling, capped; bounded attempts so a lasting outage ends in an explained failure."""
+    return RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=max_interval),
+        maximum_attempts=attempts,
+        non_retryable_error_types=permanent or [],
+    )
+
+
+AKKU_READ = _backoff(max_interval=30, attempts=10, permanent=AKKU_PERMANENT)
 # A write is safe to retry (Idempotency-Key); bounded so that a lasting outage ends in an
-# explained failure that the investigation escalates to a person.
-AKKU_WRITE = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-    maximum_attempts=8,
-    non_retryable_error_types=AKKU_PERMANENT,
-)
-DISPATCH = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=60),
-    maximum_attempts=20,
-    non_retryable_error_types=AKKU_PERMANENT,
-)
+# explained failure recorded on the decision.
+AKKU_WRITE = _backoff(max_interval=30, attempts=8, permanent=AKKU_PERMANENT)
+DISPATCH = _backoff(max_interval=60, attempts=20, permanent=AKKU_PERMANENT)
 GOVERNOR = RetryPolicy(
     initial_interval=timedelta(milliseconds=500), maximum_interval=timedelta(seconds=10), maximum_attempts=20
 )
-SLACK_POST = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-    maximum_attempts=6,
-    non_retryable_error_types=SLACK_PERMANENT,
-)
-SLACK_NOTIFY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-    maximum_attempts=4,
-    non_retryable_error_types=SLACK_PERMANENT,
-)
+SLACK_POST = _backoff(max_interval=30, attempts=6, permanent=SLACK_PERMANENT)
+SLACK_NOTIFY = _backoff(max_interval=30, attempts=4, permanent=SLACK_PERMANENT)

@@ -97,45 +97,36 @@ def _minutes(evidence: ActorEvidence) -> int:
     return max(1, round((evidence.window_end - evidence.window_start).total_seconds() / 60))
 
 
+def _ramped(
+    name: str, params: FactorParams, inputs: Inputs, level: float, defaults: tuple[float, float], detail: str
+) -> Factor | None:
+    """A factor that grows from `threshold` to full weight at `saturate_at` (raised on trusted networks)."""
+    threshold, full = _scaled(params, inputs, *defaults)
+    points = params.weight * ramp(level, threshold, full)
+    return Factor(name=name, points=points, detail=detail) if points > 0 else None
+
+
 # --- the factors --------------------------------------------------------------------------
 
 
 def failures(params: FactorParams, inputs: Inputs) -> Factor | None:
     e = inputs.evidence
     count = sum(e.counts_by_type.get(t, 0) for t in FAILURE_TYPES)
-    threshold, full = _scaled(params, inputs, 3, 15)
-    points = params.weight * ramp(count, threshold, full)
-    if points <= 0:
-        return None
     methods = ", ".join(f"{m} {n}" for m, n in sorted(e.mfa_failures_by_method.items())) or "no MFA"
-    return Factor(
-        name="failures",
-        points=points,
-        detail=f"{count} failed sign-ins and MFA attempts in {_minutes(e)} min ({methods}){_trusted_note(inputs)}",
-    )
+    detail = f"{count} failed sign-ins and MFA attempts in {_minutes(e)} min ({methods}){_trusted_note(inputs)}"
+    return _ramped("failures", params, inputs, count, (3, 15), detail)
 
 
 def high_risk_failures(params: FactorParams, inputs: Inputs) -> Factor | None:
     risk = inputs.evidence.failure_risk
-    threshold, full = _scaled(params, inputs, 0, 10)
-    points = params.weight * ramp(risk.high, threshold, full)
-    if points <= 0:
-        return None
     total = risk.high + risk.medium + risk.low
-    return Factor(
-        name="high_risk_failures",
-        points=points,
-        detail=f"{risk.high} of {total} failures from unknown devices with a bad IP, odd hour or high risk",
-    )
+    detail = f"{risk.high} of {total} failures from unknown devices with a bad IP, odd hour or high risk"
+    return _ramped("high_risk_failures", params, inputs, risk.high, (0, 10), detail)
 
 
 def spread(params: FactorParams, inputs: Inputs) -> Factor | None:
     count = inputs.context.actor_count
-    threshold, full = _scaled(params, inputs, 3, 20)
-    points = params.weight * ramp(count, threshold, full)
-    if points <= 0:
-        return None
-    return Factor(name="spread", points=points, detail=f"one of {count} accounts hit by the same alert")
+    return _ramped("spread", params, inputs, count, (3, 20), f"one of {count} accounts hit by the same alert")
 
 
 def brute_force_ip(params: FactorParams, inputs: Inputs) -> Factor | None:
@@ -163,28 +154,18 @@ def brute_force_ip(params: FactorParams, inputs: Inputs) -> Factor | None:
 
 def lockouts(params: FactorParams, inputs: Inputs) -> Factor | None:
     locked = inputs.evidence.lockouts
-    threshold, full = _scaled(params, inputs, 0, 3)
-    points = params.weight * ramp(len(locked), threshold, full)
-    if points <= 0:
-        return None
     attempts = max((x.failed_attempt_count or 0 for x in locked), default=0)
-    return Factor(
-        name="lockouts", points=points, detail=f"locked out {len(locked)}x (up to {attempts} failed attempts)"
-    )
+    detail = f"locked out {len(locked)}x (up to {attempts} failed attempts)"
+    return _ramped("lockouts", params, inputs, len(locked), (0, 3), detail)
 
 
 def recovery_attempts(params: FactorParams, inputs: Inputs) -> Factor | None:
     e = inputs.evidence
     count = sum(e.recovery_by_method.values())
-    threshold, full = _scaled(params, inputs, 2, 8)
-    points = params.weight * ramp(count, threshold, full)
-    if points <= 0:
-        return None
     methods = ", ".join(f"{m} {n}" for m, n in sorted(e.recovery_by_method.items()))
     outcomes = ", ".join(f"{o} {n}" for o, n in sorted(e.recovery_by_outcome.items()))
-    return Factor(
-        name="recovery_attempts", points=points, detail=f"{count} account-recovery attempts ({methods}; {outcomes})"
-    )
+    detail = f"{count} account-recovery attempts ({methods}; {outcomes})"
+    return _ramped("recovery_attempts", params, inputs, count, (2, 8), detail)
 
 
 def max_in_window(times: list[datetime], window: timedelta) -> tuple[int, datetime | None]:
@@ -316,15 +297,8 @@ def risk_context(params: FactorParams, inputs: Inputs) -> Factor | None:
 def low_and_slow(params: FactorParams, inputs: Inputs) -> Factor | None:
     e = inputs.evidence
     hours = {p.at.replace(minute=0, second=0, microsecond=0) for p in e.geo_points if p.event_type in FAILURE_TYPES}
-    threshold, full = _scaled(params, inputs, 3, 8)
-    points = params.weight * ramp(len(hours), threshold, full)
-    if points <= 0:
-        return None
-    return Factor(
-        name="low_and_slow",
-        points=points,
-        detail=f"failures spread over {len(hours)} separate hours from {e.source_ip_count} addresses",
-    )
+    detail = f"failures spread over {len(hours)} separate hours from {e.source_ip_count} addresses"
+    return _ramped("low_and_slow", params, inputs, len(hours), (3, 8), detail)
 
 
 def privileged(params: FactorParams, inputs: Inputs) -> Factor | None:

@@ -187,22 +187,13 @@ class AkkuClient:
         since: datetime,
         until: datetime | None = None,
         *,
-        event_types: Sequence[str] = (),
-        actor_ids: Sequence[str] = (),
-        source_ips: Sequence[str] = (),
         limit: int = api.PAGE_LIMIT_MAX,
+        **filters: Sequence[str],
     ) -> AsyncIterator[AuthEvent]:
+        """Every event matching the filters of `events_page` (event_types, actor_ids, source_ips), page by page."""
         cursor: str | None = None
         while True:
-            page = await self.events_page(
-                since,
-                until,
-                event_types=event_types,
-                actor_ids=actor_ids,
-                source_ips=source_ips,
-                limit=limit,
-                cursor=cursor,
-            )
+            page = await self.events_page(since, until, limit=limit, cursor=cursor, **filters)
             for event in page.events:
                 yield event
             if not page.next_cursor:

@@ -107,7 +107,7 @@ async def campaign(client: Client, task_queue: str, *, fatigue: int, stuffing: l
     applied = [w for w in writes if w["status"] == "applied"]
     per_action = Counter((w["actor_id"], w["action"]) for w in applied)
     per_key = Counter(w["idempotency_key"] for w in applied)
-    runs = len(fired) + sum(len(o) for o in outcomes.values())
+    runs = len(fired) + len({w for o in outcomes.values() for w in o})  # alert runs + investigations
     print(
         f"seed {SEED}: {worker.kills} SIGKILLs, {runs} runs ({len(fired)} alerts), {len(applied)} writes applied, "
         f"{sum(1 for w in writes if w['status'] == 'replayed')} retried writes answered from the idempotency cache"
