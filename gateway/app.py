@@ -30,7 +30,7 @@ from gateway.errors import GatewayError, error_response
 from gateway.limits import TokenBucket, parse_json, read_body, require_json
 from gateway.metrics import GatewayMetrics
 from gateway.sources import Delivery, parsers
-from gateway.starter import start_alert_run
+from gateway.starter import split, start_alert_run
 from gateway.temporal import TemporalConnection, TemporalUnavailable
 from playbooks.schema import PlaybookSnapshot
 from riposte.models.alert import Alert
@@ -132,11 +132,13 @@ def create_app(
             )
         if not alert.actors and not alert.source_ips:
             raise GatewayError(422, "no_actors", "the alert names no person and no source IP")
+        runs = []
         try:
             client = await temporal.get()
-            started_at = time.perf_counter()
-            run = await start_alert_run(client, alert, snapshot, settings)
-            metrics.start_latency.labels(source).observe(time.perf_counter() - started_at)
+            for part in split(alert):  # all or nothing for the sender: a retry finds the started parts duplicate
+                started_at = time.perf_counter()
+                runs.append(await start_alert_run(client, part, snapshot, settings))
+                metrics.start_latency.labels(source).observe(time.perf_counter() - started_at)
         except (TemporalUnavailable, RPCError) as exc:
             if isinstance(exc, RPCError) and exc.status not in (
                 RPCStatusCode.UNAVAILABLE,
@@ -147,9 +149,12 @@ def create_app(
             raise GatewayError(
                 503, "temporal_unavailable", "cannot start the run now; retry", headers={"Retry-After": RETRY_AFTER}
             ) from None
-        metrics.answered.labels(source, run.status).inc()  # started | duplicate
-        log.info("alert %s from %s -> %s (%s)", alert.dedup_key[:64], source, run.workflow_id, run.status)
-        return JSONResponse(run.body(), status_code=202)
+        for run in runs:
+            metrics.answered.labels(source, run.status).inc()  # started | duplicate
+            log.info("alert %s from %s -> %s (%s)", alert.dedup_key[:64], source, run.workflow_id, run.status)
+        if len(runs) == 1:
+            return JSONResponse(runs[0].body(), status_code=202)
+        return JSONResponse({"runs": [run.body() for run in runs]}, status_code=202)
 
     def route(source: str) -> None:
         async def endpoint(request: Request) -> JSONResponse:

@@ -39,6 +39,29 @@ class StartedRun:
         }
 
 
+ACTORS_PER_RUN = 1000  # keeps every run's input far below Temporal's payload limits (~60 KB at most)
+
+
+def split(alert: Alert, size: int = ACTORS_PER_RUN) -> list[Alert]:
+    """An alert naming thousands of people fans out into runs of `size`, each with its own dedup key.
+
+    The source IPs travel with the first part only, so their alert-wide view is taken once.
+    """
+    if len(alert.actors) <= size:
+        return [alert]
+    chunks = [alert.actors[i : i + size] for i in range(0, len(alert.actors), size)]
+    return [
+        alert.model_copy(
+            update={
+                "actors": chunk,
+                "dedup_key": f"{alert.dedup_key}#{n + 1}/{len(chunks)}",
+                "source_ips": alert.source_ips if n == 0 else [],
+            }
+        )
+        for n, chunk in enumerate(chunks)
+    ]
+
+
 def alert_workflow_id(alert: Alert) -> str:
     return f"alert-{alert.source.value}-{hashlib.sha256(alert.dedup_key.encode()).hexdigest()[:32]}"
 

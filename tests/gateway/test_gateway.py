@@ -263,3 +263,17 @@ def test_access_logs_never_show_a_query_token() -> None:
     )
     RedactQueryTokens().filter(record)
     assert TOKEN not in record.getMessage() and "token=[redacted]&x=1" in record.getMessage()
+
+
+async def test_an_alert_naming_thousands_fans_out_into_runs_of_1000(gateway: Gateway) -> None:
+    facts = {**FACTS, "actor_ids": [f"u_{20000 + i}" for i in range(2500)]}
+    body = samples.generic_payload(facts, alert_id="wide-alert")
+    answer = await gateway.post("/webhooks/generic", body, BEARER)
+    assert answer.status_code == 202, answer.text
+    runs = answer.json()["runs"]
+    assert [r["status"] for r in runs] == ["started"] * 3
+    parts = [(await gateway.started(r["workflow_id"])).alert for r in runs]
+    assert [len(p.actors) for p in parts] == [1000, 1000, 500]
+    assert parts[0].source_ips == FACTS["source_ips"] and parts[1].source_ips == []
+    again = await gateway.post("/webhooks/generic", body, BEARER)
+    assert [r["status"] for r in again.json()["runs"]] == ["duplicate"] * 3
