@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -83,3 +84,13 @@ async def terminate_open_workflows(client: Client, task_queue: str) -> None:
 async def stack(client: Client, task_queue: str) -> AsyncIterator[Stack]:
     async with running_stack(client, task_queue) as running:
         yield running
+
+
+def playbooks_with(tmp_path: Path, name: str, old: str, new: str) -> Path:
+    folder = tmp_path / "playbooks"
+    shutil.copytree(REPO / "playbooks", folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    path = folder / f"{name}.yaml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+    return folder

@@ -7,7 +7,6 @@ stack (worker, gateway, simulators) runs for real.
 from __future__ import annotations
 
 import contextlib
-import shutil
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,19 +19,9 @@ from temporalio.testing import WorkflowEnvironment
 from cli import driver
 from cli.operators import decide
 from cli.stack import Stack
-from tests.engine.conftest import REPO, running_stack
+from tests.engine.conftest import playbooks_with, running_stack
 
 pytestmark = pytest.mark.time_skipping
-
-
-def playbooks_with(tmp_path: Path, name: str, old: str, new: str) -> Path:
-    folder = tmp_path / "playbooks"
-    shutil.copytree(REPO / "playbooks", folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    path = folder / f"{name}.yaml"
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new))
-    return folder
 
 
 async def messages(stack: Stack) -> list[dict[str, Any]]:
