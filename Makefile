@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install demo dev test lint typecheck unit fmt clean lock histories fingerprints chaos
+.PHONY: help install demo dev test lint typecheck unit fmt clean lock histories fingerprints chaos bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -35,7 +35,15 @@ lint: install  ## ruff + mypy --strict
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
-test: lint  ## lint, then the whole test suite against real Temporal servers
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):  # Debian's Chromium, for the browser tests (Playwright drives the system browser)
+	@if [ "$$(id -u)" = 0 ]; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium \
+	  || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium); \
+	else echo "the browser tests need Chromium: sudo apt-get install chromium" >&2; exit 1; fi
+
+test: lint $(CHROMIUM)  ## lint, then the whole test suite against real Temporal servers (and headless Chromium)
 	$(BIN)/pytest $(ARGS)
 
 histories: install  ## record fresh workflow histories into tests/histories/ (keep the old ones)
@@ -43,6 +51,9 @@ histories: install  ## record fresh workflow histories into tests/histories/ (ke
 
 fingerprints: install  ## accept the current workflow code's fingerprints (after `make histories`)
 	$(BIN)/python -m tests.fingerprints --update
+
+bench: install  ## benchmarks next to Temporal's own ceiling; writes docs/benchmarks.md (ARGS=--quick)
+	$(BIN)/python -m bench $(ARGS)
 
 chaos: install  ## the full fault campaigns (minutes): worker kills, storms, a flaky Akku
 	$(BIN)/pytest tests/chaos -m "slow or not slow" -s $(ARGS)

@@ -393,7 +393,7 @@ button.primary{background:#007a5a;color:#fff;border-color:#007a5a}button.danger{
 const users = __USERS__;
 const who = document.getElementById('who');
 users.forEach(u => { const o = document.createElement('option'); o.value = u.id; o.textContent = u.real_name + ' (' + u.id + ')'; who.appendChild(o); });
-function md(t){ return (t||'').replace(/&/g,'&amp;').replace(/</g,'&lt;').replace(/&lt;(https?:[^|&]+)\\|([^&]+)&gt;/g,'<a href="$1" target="_blank">$2</a>').replace(/\\*([^*]+)\\*/g,'<b>$1</b>').replace(/`([^`]+)`/g,'<code>$1</code>'); }
+function md(t){ return (t||'').replace(/&/g,'&amp;').replace(/</g,'&lt;').replace(/>/g,'&gt;').replace(/&lt;(https?:[^|]+?)\\|(.+?)&gt;/g,'<a href="$1" target="_blank">$2</a>').replace(/&lt;@(\\w+)&gt;/g,'@$1').replace(/\\*([^*]+)\\*/g,'<b>$1</b>').replace(/`([^`]+)`/g,'<code>$1</code>'); }
 async function click(channel, ts, action_id, confirmText){
   if (confirmText && !confirm(confirmText)) return;
   const r = await fetch('/_sim/click', {method:'POST', headers:{'Content-Type':'application/json'},
@@ -404,9 +404,9 @@ function render(m){
   const d = document.createElement('div'); d.className = 'msg';
   d.innerHTML = '<div class="meta">' + m.channel + ' · ' + new Date(parseFloat(m.ts)*1000).toLocaleTimeString() + (m.updates.length ? ' · edited' : '') + '</div>';
   for (const b of m.blocks){
-    if (b.type === 'header') d.innerHTML += '<div class="h">' + md(b.text.text) + '</div>';
-    else if (b.type === 'section') d.innerHTML += '<div class="sec">' + md(b.text.text) + '</div>';
-    else if (b.type === 'context') d.innerHTML += '<div class="ctx">' + b.elements.map(e => md(e.text)).join(' ') + '</div>';
+    if (b.type === 'header') d.insertAdjacentHTML('beforeend', '<div class="h">' + md(b.text.text) + '</div>');
+    else if (b.type === 'section') d.insertAdjacentHTML('beforeend', '<div class="sec">' + md(b.text.text) + '</div>');
+    else if (b.type === 'context') d.insertAdjacentHTML('beforeend', '<div class="ctx">' + b.elements.map(e => md(e.text)).join(' ') + '</div>');
     else if (b.type === 'actions') {
       const row = document.createElement('div');
       for (const e of b.elements){
@@ -418,9 +418,13 @@ function render(m){
   }
   return d;
 }
+let last = null;
 async function load(){
   const r = await fetch('/_sim/messages'); const j = await r.json(); const feed = document.getElementById('feed');
   const replies = await (await fetch('/_sim/replies')).json();
+  const snapshot = JSON.stringify([j, replies]);
+  if (snapshot === last) return;  // re-render only on change: a click never lands on a vanished button
+  last = snapshot;
   feed.innerHTML = '';
   for (const m of j.messages.slice().reverse()) feed.appendChild(render(m));
   for (const x of replies.replies.slice(-3).reverse()) { const n = document.createElement('div'); n.className='note'; n.innerHTML = md(x.text); feed.prepend(n); }

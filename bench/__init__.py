@@ -1,0 +1,1 @@
+"""Riposte's benchmarks, measured side by side with Temporal's own baseline (`make bench`)."""

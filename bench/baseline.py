@@ -1,0 +1,115 @@
+"""Temporal's own ceiling on this machine, measured in the same run as Riposte's figures."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import timedelta
+
+from temporalio import activity, workflow
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from bench.stats import Sample
+
+
+@activity.defn(name="bench-noop")
+async def noop(step: int) -> int:
+    return step
+
+
+@workflow.defn(name="BenchThreeActivities")
+class ThreeActivities:
+    @workflow.run
+    async def run(self) -> int:
+        total = 0
+        for step in range(3):
+            total += await workflow.execute_activity(noop, step, start_to_close_timeout=timedelta(seconds=10))
+        return total
+
+
+@workflow.defn(name="BenchMessages")
+class Messages:
+    def __init__(self) -> None:
+        self.count = 0
+        self.done = False
+
+    @workflow.run
+    async def run(self) -> int:
+        await workflow.wait_condition(lambda: self.done)
+        return self.count
+
+    @workflow.signal
+    def poke(self) -> None:
+        self.count += 1
+
+    @workflow.update
+    def bump(self) -> int:
+        self.count += 1
+        return self.count
+
+    @workflow.signal
+    def finish(self) -> None:
+        self.done = True
+
+
+async def sequential(client: Client, queue: str, n: int) -> Sample:
+    sample = Sample("bare 3-activity workflow, one at a time")
+    for _ in range(n):
+        started = time.perf_counter()
+        await client.execute_workflow(ThreeActivities.run, id=f"bench-seq-{uuid.uuid4()}", task_queue=queue)
+        sample.add(time.perf_counter() - started)
+    return sample
+
+
+async def saturated(client: Client, queue: str, seconds: float, concurrency: int = 32) -> float:
+    """Completions per second with `concurrency` starters keeping the worker busy."""
+    done = 0
+    deadline = time.perf_counter() + seconds
+
+    async def loop() -> None:
+        nonlocal done
+        while time.perf_counter() < deadline:
+            await client.execute_workflow(ThreeActivities.run, id=f"bench-sat-{uuid.uuid4()}", task_queue=queue)
+            done += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(loop() for _ in range(concurrency)))
+    return done / (time.perf_counter() - started)
+
+
+async def messages(client: Client, queue: str, n: int) -> tuple[Sample, Sample]:
+    handle = await client.start_workflow(Messages.run, id=f"bench-msg-{uuid.uuid4()}", task_queue=queue)
+    signals, updates = Sample("signal round trip"), Sample("update round trip")
+    for _ in range(n):
+        started = time.perf_counter()
+        await handle.signal(Messages.poke)
+        signals.add(time.perf_counter() - started)
+    for _ in range(n):
+        started = time.perf_counter()
+        await handle.execute_update(Messages.bump)
+        updates.add(time.perf_counter() - started)
+    await handle.signal(Messages.finish)
+    return signals, updates
+
+
+async def raw_starts(client: Client, queue: str, n: int, concurrency: int = 8) -> tuple[float, Sample]:
+    """A raw `start_workflow` loop from a Python client: starts/s and their latency."""
+    sample = Sample("raw start_workflow")
+    pending = list(range(n))
+
+    async def loop() -> None:
+        while pending:
+            pending.pop()
+            started = time.perf_counter()
+            await client.start_workflow(ThreeActivities.run, id=f"bench-start-{uuid.uuid4()}", task_queue=queue)
+            sample.add(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(loop() for _ in range(concurrency)))
+    return n / (time.perf_counter() - started), sample
+
+
+def worker(client: Client, queue: str) -> Worker:
+    return Worker(client, task_queue=queue, workflows=[ThreeActivities, Messages], activities=[noop])

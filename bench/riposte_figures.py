@@ -1,0 +1,230 @@
+"""Riposte's figures, through the real gateway, playbooks, worker and simulators."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from temporalio.client import Client
+
+from bench.stats import Sample
+from cli import driver
+from cli.stack import Stack
+from gateway.app import create_app
+from gateway.sources import samples
+from riposte.settings import Settings
+from tests.support.servers import running_app
+
+
+def _at(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+async def writes(http: httpx.AsyncClient, stack: Stack) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = (await http.get(f"{driver.simulator_root(stack.akku_url)}/_sim/writes")).json()[
+        "writes"
+    ]
+    return found
+
+
+async def first_write(http: httpx.AsyncClient, stack: Stack, actor: str, timeout: float = 60) -> float:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for w in await writes(http, stack):
+            if w["actor_id"] == actor and w["status"] == "applied":
+                return _at(w["at"])
+        await asyncio.sleep(0.005)
+    raise TimeoutError(f"no write for {actor}")
+
+
+async def alert_to_first_write(stack: Stack, n: int) -> Sample:
+    """One alert at a time: MFA fatigue on one person, acted on automatically."""
+    sample = Sample("alert → first Akku write")
+    async with httpx.AsyncClient(timeout=30) as http:
+        for _ in range(n):
+            facts = await driver.load_scenario(http, stack, "mfa_fatigue")
+            facts["source_ips"] = []  # one person per alert: no neighbours pulled in by IP
+            sent = time.time()
+            answer = await driver.deliver(http, stack, "generic", facts)
+            assert answer.status_code == 202, answer.text
+            sample.add(await first_write(http, stack, facts["actor_ids"][0]) - sent)
+    return sample
+
+
+async def open_loop(stack: Stack, rates: list[float], seconds: float) -> list[tuple[float, float, Sample]]:
+    """Alerts at a fixed rate regardless of answers; (offered rate, decided rate, latency) per step."""
+    results = []
+    async with httpx.AsyncClient(timeout=60) as http:
+        for rate in rates:
+            facts_list = [await driver.load_scenario(http, stack, "mfa_fatigue") for _ in range(int(rate * seconds))]
+            sample = Sample(f"{rate}/s")
+            sends: dict[str, float] = {}
+
+            async def send(facts: dict[str, Any], sends: dict[str, float] = sends) -> None:
+                facts["source_ips"] = []
+                sends[facts["actor_ids"][0]] = time.time()
+                answer = await driver.deliver(http, stack, "generic", facts)
+                assert answer.status_code == 202, answer.text
+
+            started = time.time()
+            tasks = []
+            for k, facts in enumerate(facts_list):
+                await asyncio.sleep(max(0.0, started + k / rate - time.time()))
+                tasks.append(asyncio.create_task(send(facts)))
+            await asyncio.gather(*tasks)
+            deadline = time.time() + seconds * 3
+            seen: dict[str, float] = {}
+            while len(seen) < len(sends) and time.time() < deadline:
+                for w in await writes(http, stack):
+                    if w["actor_id"] in sends and w["actor_id"] not in seen and w["status"] == "applied":
+                        seen[w["actor_id"]] = _at(w["at"])
+                await asyncio.sleep(0.2)
+            for actor, at in seen.items():
+                sample.add(at - sends[actor])
+            span = (max(seen.values()) - started) if seen else float("inf")
+            results.append((rate, len(seen) / span, sample))
+            if len(seen) < len(sends) or sample.p99 > 10:
+                break  # latency broke: the ceiling is behind us
+    return results
+
+
+async def gateway_ingest(client: Client, settings: Settings, n: int, concurrency: int = 8) -> tuple[float, Sample]:
+    """202s per second from a gateway alone (its queue has no worker: starting is all it does)."""
+    queue = f"bench-ingest-{uuid.uuid4().hex[:8]}"
+    alone = settings.model_copy(update={"temporal_task_queue": queue})
+    sample = Sample("gateway 202")
+    facts = {
+        "scenario": "bench",
+        "rule_name": "MFA push flood",
+        "detection": "mfa_fatigue",
+        "severity": "high",
+        "actor_ids": ["u_10001"],
+        "source_ips": [],
+    }
+    async with running_app(create_app(alone, client=client)) as url, httpx.AsyncClient(timeout=30) as http:
+        token = alone.riposte_webhook_token.get_secret_value() if alone.riposte_webhook_token else ""
+        pending = list(range(n))
+
+        async def loop() -> None:
+            while pending:
+                pending.pop()
+                body = samples.generic_payload(facts, alert_id=f"ingest-{uuid.uuid4()}")
+                started = time.perf_counter()
+                answer = await http.post(
+                    f"{url}/webhooks/generic", json=body, headers={"Authorization": f"Bearer {token}"}
+                )
+                assert answer.status_code == 202, answer.text
+                sample.add(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(loop() for _ in range(concurrency)))
+        return n / (time.perf_counter() - started), sample
+
+
+async def click_to_write(stack: Stack, n: int) -> Sample:
+    """A signed block_actions POST (through the Slack simulator) until Akku applies the action."""
+    sample = Sample("Slack click → Akku write")
+    async with httpx.AsyncClient(timeout=30) as http:
+        for _ in range(n):
+            fired = await driver.fire_scenario(stack, "impossible_travel", http=http)
+            ((workflow_id, status),) = (await driver.settle(stack, fired, http=http)).items()
+            assert status.pending is not None
+            option = next(o for o in status.pending.assessment.options if o.actions)
+            while True:  # the message is posted just after the request is pending
+                clicked_at = time.time()
+                answer = await driver.click(
+                    http, stack, workflow_id, status.pending.request_id, option.id, stack.settings.slack_approver_ids[0]
+                )
+                if answer.status_code != 404:
+                    break
+                await asyncio.sleep(0.02)
+            sample.add(await first_write(http, stack, fired.facts["actor_ids"][0]) - clicked_at)
+    return sample
+
+
+async def storm(stack: Stack, people: int) -> dict[str, Any]:
+    async with httpx.AsyncClient(timeout=120) as http:
+        before = len(
+            (await http.get(f"{driver.simulator_root(stack.akku_url)}/_sim/requests?limit=200000")).json()["requests"]
+        )
+        facts = await driver.load_scenario(http, stack, "credential_stuffing", count=people)
+        started = time.monotonic()
+        answer = await driver.deliver(http, stack, "generic", facts, alert_id=f"storm-{uuid.uuid4()}")
+        body = answer.json()
+        runs = [r["workflow_id"] for r in body.get("runs") or [body]]
+        decided: dict[str, Any] = {}
+        for run in runs:
+            fired = driver.Fired("storm", "generic", facts, run, "started", datetime.now())
+            decided.update(await driver.settle(stack, fired, timeout=1200, http=http))
+        wall = time.monotonic() - started
+        requests = (await http.get(f"{driver.simulator_root(stack.akku_url)}/_sim/requests?limit=200000")).json()[
+            "requests"
+        ]
+        calls = [r for r in requests[before:] if r["path"] == "/v1/auth-events/query"]
+        histories = [await stack.client.get_workflow_handle(r).fetch_history() for r in runs]
+        sample_id = next(iter(decided))
+        investigation = await stack.client.get_workflow_handle(sample_id).fetch_history()
+        locks = sum(1 for w in await writes(http, stack) if w["action"] == "lock" and w["status"] == "applied")
+    return {
+        "people": people,
+        "decided": len(decided),
+        "wall": wall,
+        "enrichment_calls": len(calls),
+        "largest_events": max(len(h.events) for h in [*histories, investigation]),
+        "largest_bytes": max(len(h.to_json()) for h in [*histories, investigation]),
+        "locks": locks,
+    }
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def memory_with_waiting_runs(stack: Stack, runs: int) -> float:
+    """RSS of a `riposte worker` process holding `runs` investigations that wait for a person."""
+    s = stack.settings
+    queue = f"bench-mem-{uuid.uuid4().hex[:8]}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "AKKU_", "SLACK_", "RIPOSTE_"))}
+    env.update(
+        TEMPORAL_ADDRESS=s.target_host,
+        TEMPORAL_TASK_QUEUE=queue,
+        AKKU_BASE_URL=s.akku_base_url,
+        SLACK_API_URL=s.slack_api_url,
+        RIPOSTE_PLAYBOOKS_DIR=str(s.riposte_playbooks_dir),
+    )
+    riposte = str(Path(sys.executable).with_name("riposte"))
+    worker = subprocess.Popen(  # noqa: S603, ASYNC220 - fixed argv; Popen returns at once
+        [riposte, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        from riposte.models.runs import InvestigationInput, RunOptions
+
+        client = stack.client
+        gate = asyncio.Semaphore(64)
+
+        async def one(k: int) -> None:
+            async with gate:
+                await client.start_workflow(
+                    "InvestigationWorkflow",
+                    InvestigationInput(actor_id=f"u_mem{k}", options=RunOptions()),
+                    id=f"bench-mem-{queue}-{k}",
+                    task_queue=queue,
+                )
+
+        await asyncio.gather(*(one(k) for k in range(runs)))
+        await asyncio.sleep(10)  # every run has taken its first workflow task and waits
+        return rss_mb(worker.pid)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)

@@ -1,0 +1,84 @@
+"""Real clicks in a real browser (headless Chromium from Debian's package, driven by Playwright):
+the Slack simulator's page decides a run, and the Temporal UI finds a run by its search attributes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from playwright.async_api import Browser, Dialog, async_playwright
+from temporalio.client import Client
+
+from cli import driver
+from riposte import search_attributes
+from riposte.devserver import DevServer
+from riposte.temporal import data_converter
+from tests.engine.conftest import running_stack
+from tests.support.servers import free_port
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+async def browser(tmp_path: Path) -> AsyncIterator[Browser]:
+    assert CHROMIUM.exists(), "browser tests need Debian's chromium (make test installs it)"
+    async with async_playwright() as pw:
+        chromium = await pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+async def test_a_click_on_the_slack_simulators_page_decides_the_run(
+    browser: Browser, client: Client, task_queue: str
+) -> None:
+    async with running_stack(client, task_queue) as stack:
+        fired = await driver.fire_scenario(stack, "admin_elevation")
+        ((workflow_id, _),) = (await driver.settle(stack, fired)).items()
+        assert stack.slack_url
+        page = await browser.new_page()
+
+        async def confirm(dialog: Dialog) -> None:  # the confirm dialog of a destructive button
+            await dialog.accept()
+
+        page.on("dialog", confirm)
+        await page.goto(stack.slack_url)
+        button = page.get_by_role("button", name="Revoke the role", exact=True)
+        await button.wait_for(timeout=15_000)
+        await page.select_option("#who", "U0ANALYST")
+        await button.click()
+        status = await driver.wait_for_stage(stack.client, workflow_id, "approved")
+        assert status.decisions[-1].decided_by == "analyst"
+        await page.get_by_text("decided by analyst").first.wait_for(timeout=15_000)  # the message, updated
+        assert await page.get_by_role("button", name="Revoke the role", exact=True).count() == 0
+
+
+async def test_the_temporal_ui_finds_a_run_by_its_search_attributes(browser: Browser, tmp_path: Path) -> None:
+    server = DevServer(port=free_port(), ui_port=free_port(), db_file=tmp_path / "t.db", log_file=tmp_path / "t.log")
+    await server.start()
+    try:
+        client = await Client.connect(server.address, data_converter=data_converter())
+        async with running_stack(client, "ui-queue", temporal_ui_url=server.ui_url) as stack:
+            fired = await driver.fire_scenario(stack, "mfa_fatigue")
+            ((workflow_id, status),) = (await driver.settle(stack, fired)).items()
+            actor = workflow_id.removeprefix("investigation-")
+            query = f'{search_attributes.ACTOR.name}="{actor}" AND {search_attributes.DECISION.name}="acted"'
+            page = await browser.new_page()
+            await page.goto(f"{server.ui_url}/namespaces/default/workflows?query={quote(query)}")
+            await page.get_by_text(workflow_id).first.wait_for(timeout=30_000)
+            assert status.stage == "acted"
+    finally:
+        server.stop()
