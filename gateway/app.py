@@ -26,7 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from gateway import auth
 from gateway.config import GatewayConfig, load_config
-from gateway.errors import GatewayError, error_response
+from gateway.errors import GatewayError, NotAnAlert, error_response
 from gateway.limits import TokenBucket, parse_json, read_body, require_json
 from gateway.metrics import GatewayMetrics
 from gateway.sources import Delivery, parsers
@@ -121,7 +121,14 @@ def create_app(
         body = await read_body(request, conf.defaults.max_body_bytes)
         message_id = auth.check_signature(request, body, settings) if signed else None
         payload = parse_json(body, conf.defaults.max_json_depth)
-        alert = parse[source](Delivery(payload, body, datetime.now(UTC), message_id), conf)
+        try:
+            alert = parse[source](Delivery(payload, body, datetime.now(UTC), message_id), conf)
+        except GatewayError:
+            raise
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+            # a shape no parser rule foresaw (a list where an object belongs, ...): the sender's to fix
+            log.info("unreadable %s payload: %s", source, type(exc).__name__)
+            raise NotAnAlert(f"not a {source} alert: a field has the wrong type ({type(exc).__name__})") from None
         snapshot = matcher.match(alert)
         if snapshot is None:
             raise GatewayError(

@@ -65,6 +65,8 @@ def _common_schema(body: dict[str, Any], delivery: Delivery, config: GatewayConf
 def _incident(body: dict[str, Any], delivery: Delivery, config: GatewayConfig) -> Alert:
     props = (body.get("object") or {}).get("properties") or {}
     entities = body.get("entities") or props.get("relatedEntities") or []
+    if not isinstance(entities, list) or not all(isinstance(e, dict) for e in entities):
+        raise NotAnAlert("entities must be a list of entity objects")
     identity = config.source("sentinel").identity
     actors: list[ActorRef] = []
     ips: list[str] = []

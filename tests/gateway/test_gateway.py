@@ -277,3 +277,109 @@ async def test_an_alert_naming_thousands_fans_out_into_runs_of_1000(gateway: Gat
     assert parts[0].source_ips == FACTS["source_ips"] and parts[1].source_ips == []
     again = await gateway.post("/webhooks/generic", body, BEARER)
     assert [r["status"] for r in again.json()["runs"]] == ["duplicate"] * 3
+
+
+async def test_concurrent_duplicate_deliveries_start_exactly_one_run(gateway: Gateway) -> None:
+    import asyncio
+
+    body = samples.generic_payload(FACTS, alert_id="concurrent-dup")
+    answers = await asyncio.gather(*(gateway.post("/webhooks/generic", body, BEARER) for _ in range(12)))
+    assert all(a.status_code == 202 for a in answers)
+    statuses = sorted(a.json()["status"] for a in answers)
+    assert statuses.count("started") == 1 and statuses.count("duplicate") == 11
+    assert len({a.json()["run_id"] for a in answers}) == 1
+    assert await gateway.count(answers[0].json()["workflow_id"]) == 1
+
+
+VARIANTS: list[tuple[str, str, dict[str, Any], list[tuple[IdentityKind, str]], list[str]]] = [
+    (
+        "splunk without results_link, IP or severity",
+        "/webhooks/splunk?token=" + TOKEN,
+        {
+            "sid": "adhoc-1",
+            "search_name": "AUTH - Excessive failed logins",
+            "app": "search",
+            "owner": "a",
+            "result": {"user": "a@example.com", "src_ip": ""},
+        },
+        [(IdentityKind.EMAIL, "a@example.com")],
+        [],
+    ),
+    (
+        "sentinel common schema without window or link",
+        "/webhooks/sentinel",
+        {
+            "schemaId": "azureMonitorCommonAlertSchema",
+            "data": {
+                "essentials": {"alertId": "/x/alerts/1", "alertRule": "Brute force by IP", "severity": "Sev2"},
+                "alertContext": {
+                    "condition": {"allOf": [{"dimensions": [{"name": "IPAddress", "value": "203.0.113.9"}]}]}
+                },
+            },
+        },
+        [],
+        ["203.0.113.9"],
+    ),
+    (
+        "sentinel incident with only an aadUserId, mapped",
+        "/webhooks/sentinel",
+        {
+            "incident_arm_id": "/x/Incidents/2",
+            "title": "Impossible travel",
+            "entities": [{"kind": "Account", "properties": {"aadUserId": "0000-aad-1111"}}],
+        },
+        [(IdentityKind.AKKU_ID, "u_10007")],
+        [],
+    ),
+    (
+        "elastic with flat dotted ECS keys and no source.ip",
+        "/webhooks/elastic",
+        {
+            "context": {
+                "rule": {"name": "MFA push flood"},
+                "alerts": [{"kibana.alert.uuid": "k-1", "user.name": "b@example.com"}],
+            }
+        },
+        [(IdentityKind.EMAIL, "b@example.com")],
+        [],
+    ),
+    (
+        "generic with email and UPN actors and no window",
+        "/webhooks/generic",
+        {
+            "alert_id": "g-1",
+            "rule_name": "Dormant account sign-in",
+            "actors": [{"email": "c@example.com"}, {"upn": "c@corp.example"}],
+        },
+        [(IdentityKind.EMAIL, "c@example.com"), (IdentityKind.UPN, "c@corp.example")],
+        [],
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "path", "body", "actors", "ips"), VARIANTS, ids=[v[0] for v in VARIANTS])
+async def test_payload_variants_normalise(
+    client: Client,
+    task_queue: str,
+    name: str,
+    path: str,
+    body: dict[str, Any],
+    actors: list[tuple[IdentityKind, str]],
+    ips: list[str],
+) -> None:
+    from gateway.config import GatewayConfig, Identity, SourceConfig, load_config
+
+    base = load_config(settings_for(task_queue))
+    sentinel = base.source("sentinel").model_copy(
+        update={"identity": Identity(kind=IdentityKind.UPN, map={"0000-aad-1111": "u_10007"})}
+    )
+    config = GatewayConfig(defaults=base.defaults, sources={**base.sources, "sentinel": sentinel})
+    assert isinstance(config.source("splunk"), SourceConfig)
+    app = create_app(settings_for(task_queue), client=client, playbooks=PLAYBOOKS, config=config)
+    async with running_app(app) as url:
+        gw = Gateway(url, settings_for(task_queue), client)
+        answer = await gw.post(path, body, BEARER)
+        assert answer.status_code == 202, (name, answer.text)
+        alert = (await gw.started(answer.json()["workflow_id"])).alert
+    assert [(a.kind, a.value) for a in alert.actors] == actors
+    assert alert.source_ips == ips
