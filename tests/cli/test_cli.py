@@ -58,6 +58,11 @@ async def test_the_demo_plays_every_scenario_to_its_end(client: Client, task_que
             console=Console(file=out, width=160),
             record=runs,
         )
+        # every run the demo made replays against the current code (`riposte replay --query`)
+        replayed = io.StringIO()
+        query = f"TaskQueue = '{task_queue}'"
+        assert await replay_histories(settings, None, [], query, Console(file=replayed, width=200)) == 0
+        assert " 0 non-deterministic" in replayed.getvalue() and "replayed cleanly" in replayed.getvalue()
     finally:  # its investigations wait out their quiet period: end them for the next test
         await terminate_open_workflows(client, task_queue)
     assert code == 0, out.getvalue()[-2000:]
