@@ -168,7 +168,14 @@ def create_app(
             return await receive(source, request)
 
         endpoint.__name__ = f"webhook_{source}"
-        app.post(f"/webhooks/{source}", status_code=202, summary=f"Alert from {source}")(endpoint)
+        body = {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
+        app.post(
+            f"/webhooks/{source}",
+            status_code=202,
+            summary=f"Alert from {source}",
+            openapi_extra={"requestBody": body},
+            description=f"See docs/siem/{source}.md for the payload and how to authenticate.",
+        )(endpoint)
 
     for name in SOURCES:
         route(name)

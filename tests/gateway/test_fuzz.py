@@ -131,3 +131,24 @@ def test_arbitrary_bytes_are_refused_with_a_reason(served: Served, client: Clien
     statuses = fuzz(served, st.binary(max_size=300))
     assert all(s in (400, 422) for s in statuses), sorted(set(statuses))
     assert runs(served, client.service_client.config.target_host) == 0
+
+
+def test_schemathesis_against_the_gateways_openapi(served: Served, client: Client) -> None:
+    import schemathesis
+
+    schema = schemathesis.openapi.from_url(f"{served.url}/openapi.json")
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    statuses: list[int] = []
+    for result in schema.get_all_operations():
+        operation = result.ok()  # type: ignore[union-attr]  # an invalid schema raises here, failing the test
+
+        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(operation.as_strategy())
+        def run(case: Any) -> None:
+            response = case.call(base_url=served.url, headers=headers)
+            statuses.append(response.status_code)
+            assert response.status_code < 500, (case.method, case.path, response.text[:200])
+
+        run()
+    accepted = statuses.count(202)
+    assert runs(served, client.service_client.config.target_host) == accepted
