@@ -158,7 +158,7 @@ async def replay_histories(
 ) -> int:
     from worker import WORKFLOWS
 
-    replayer = Replayer(workflows=list(WORKFLOWS), data_converter=data_converter())
+    replayer = Replayer(workflows=list(WORKFLOWS), data_converter=data_converter(settings))
     histories: list[WorkflowHistory] = []
     for path in files:
         histories.append(WorkflowHistory.from_json(path.stem, path.read_text()))

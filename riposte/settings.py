@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     riposte_playbooks_dir: Path = Path("playbooks")
     riposte_dry_run: bool = False
     riposte_state_dir: Path = Path(".state")
+    riposte_payload_keys: SecretStr | None = Field(
+        default=None,
+        description="payload encryption: 'kid:base64(32 bytes)', comma-separated, newest first; unset = off",
+    )
     riposte_sources_file: Path | None = Field(
         default=None, description="YAML overriding the gateway's per-source settings (config/sources.yaml)"
     )
@@ -90,6 +94,19 @@ class Settings(BaseSettings):
             if not secret.get_secret_value().startswith("whsec_"):
                 raise ValueError("each secret must start with 'whsec_' (Standard Webhooks format)")
         return value
+
+    @field_validator("riposte_payload_keys")
+    @classmethod
+    def _keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().strip():
+            from riposte.codec import CodecKeyError, parse_keys
+
+            try:
+                parse_keys(value.get_secret_value())
+            except CodecKeyError as exc:
+                raise ValueError(str(exc)) from None
+            return value
+        return None
 
     @field_validator("temporal_address")
     @classmethod

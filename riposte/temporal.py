@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from urllib.parse import quote
 
 from temporalio.client import Client, TLSConfig
@@ -11,9 +12,15 @@ from temporalio.converter import DataConverter
 from riposte.settings import Settings
 
 
-def data_converter() -> DataConverter:
-    """The converter every client, worker and replayer uses (pydantic models in and out)."""
-    return pydantic_data_converter
+def data_converter(settings: Settings | None = None) -> DataConverter:
+    """The converter every client, worker and replayer uses: pydantic models in and out, and
+    AES-GCM payload encryption when RIPOSTE_PAYLOAD_KEYS is set."""
+    if settings is None or settings.riposte_payload_keys is None:
+        return pydantic_data_converter
+    from riposte.codec import EncryptionCodec, parse_keys
+
+    codec = EncryptionCodec(parse_keys(settings.riposte_payload_keys.get_secret_value()))
+    return dataclasses.replace(pydantic_data_converter, payload_codec=codec)
 
 
 def tls_config(settings: Settings) -> TLSConfig | bool:
@@ -34,7 +41,7 @@ async def make_client(settings: Settings, *, target_host: str | None = None) -> 
         namespace=settings.temporal_namespace,
         api_key=api_key,
         tls=tls_config(settings),
-        data_converter=data_converter(),
+        data_converter=data_converter(settings),
     )
 
 
