@@ -108,3 +108,17 @@ async def test_slack_down_the_run_waits_and_the_cli_still_decides(env: WorkflowE
         await until_stage(stack, workflow_id, "approved", env)
         assert {w["action"] for w in await akku_writes(stack)} == {"lock", "sessions_revoke"}
         await end(env, stack, workflow_id)
+
+
+async def test_escalation_to_a_second_channel_then_keep_waiting(env: WorkflowEnvironment, task_queue: str) -> None:
+    async with running_stack(env.client, task_queue) as stack:
+        fired = await driver.fire_scenario(stack, "admin_elevation")
+        ((workflow_id, status),) = (await driver.settle(stack, fired)).items()
+        assert status.stage == "waiting_for_approval"
+        await env.sleep(timedelta(minutes=16))  # past escalate_after (15 min)
+        channels = sorted(m["channel"] for m in await messages(stack))
+        assert channels == ["C0SECLEADS", "C0SECOPS"]  # the on-call channel, then the security leads
+        await env.sleep(timedelta(hours=2))  # admin elevation never falls back: it keeps waiting
+        now = await driver.investigation_status(stack.client, workflow_id)
+        assert now is not None and now.pending is not None and await akku_writes(stack) == []
+        await end(env, stack, workflow_id)
