@@ -173,7 +173,7 @@ async def run(quick: bool, console: Console) -> list[Row]:
         rows.append(
             Row(
                 f"storm: one alert naming {st['people']}",
-                f"{st['wall']:.0f} s to {st['decided']} decided; {st['enrichment_calls']} enrichment calls; largest history "
+                f"{st['wall']:.0f} s until {st['decided']} of {st['people']} acted on in Akku; {st['enrichment_calls']} enrichment calls; largest history "
                 f"{st['largest_events']} events / {st['largest_bytes'] / 1024:.0f} KB; {st['locks']} automatic locks (limit lifted)",
                 "",
                 "",

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -162,8 +162,13 @@ async def storm(stack: Stack, people: int) -> dict[str, Any]:
         runs = [r["workflow_id"] for r in body.get("runs") or [body]]
         decided: dict[str, Any] = {}
         for run in runs:
-            fired = driver.Fired("storm", "generic", facts, run, "started", datetime.now())
+            fired = driver.Fired("storm", "generic", facts, run, "started", datetime.now(UTC))
             decided.update(await driver.settle(stack, fired, timeout=1200, http=http))
+        victims = set(facts["actor_ids"])
+        acted: set[str] = set()
+        while acted != victims and time.monotonic() - started < 1200:  # every named person acted on in Akku
+            acted = {w["actor_id"] for w in await writes(http, stack) if w["status"] == "applied"} & victims
+            await asyncio.sleep(0.2)
         wall = time.monotonic() - started
         requests = (await http.get(f"{driver.simulator_root(stack.akku_url)}/_sim/requests?limit=200000")).json()[
             "requests"
@@ -175,7 +180,7 @@ async def storm(stack: Stack, people: int) -> dict[str, Any]:
         locks = sum(1 for w in await writes(http, stack) if w["action"] == "lock" and w["status"] == "applied")
     return {
         "people": people,
-        "decided": len(decided),
+        "decided": len(acted),
         "wall": wall,
         "enrichment_calls": len(calls),
         "largest_events": max(len(h.events) for h in [*histories, investigation]),
