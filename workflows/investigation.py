@@ -51,7 +51,6 @@ CONTINUE_AS_NEW_EVENTS = 2_000
 # workflow.patched() ids: each gates one change to the command sequence (see tests/histories/)
 APPROVERS_BEFORE_POST = "approvers-before-post-v1"
 REPOST_UNTIL_DELIVERED = "repost-until-delivered-v1"
-GOVERNOR_PERMIT_LOCAL = "governor-permit-local-v1"
 SEEN_CAP = 500
 DISMISS = ApprovalOption(id="dismiss", label="Dismiss as benign", actions=[])
 
@@ -210,27 +209,17 @@ class InvestigationWorkflow:
 
     async def _act_automatically(self, assessment: Assessment) -> None:
         if not self._dry_run(assessment):
-            request = PermitRequest(
-                key=f"{self._key_base()}:{len(self._decisions)}",
-                limit=assessment.action_limit,
-                window_seconds=assessment.action_window_seconds,
-                requested_by=workflow.info().workflow_id,
+            permit = await workflow.execute_activity_method(
+                GovernorActivities.acquire_permit,
+                PermitRequest(
+                    key=f"{self._key_base()}:{len(self._decisions)}",
+                    limit=assessment.action_limit,
+                    window_seconds=assessment.action_window_seconds,
+                    requested_by=workflow.info().workflow_id,
+                ),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=GOVERNOR,
             )
-            if workflow.patched(GOVERNOR_PERMIT_LOCAL):
-                # a local activity: one round trip to the governor instead of a scheduled task first
-                permit = await workflow.execute_local_activity_method(
-                    GovernorActivities.acquire_permit,
-                    request,
-                    start_to_close_timeout=timedelta(seconds=30),
-                    retry_policy=GOVERNOR,
-                )
-            else:
-                permit = await workflow.execute_activity_method(
-                    GovernorActivities.acquire_permit,
-                    request,
-                    start_to_close_timeout=timedelta(seconds=30),
-                    retry_policy=GOVERNOR,
-                )
             if not permit.granted:
                 window = timedelta(seconds=permit.window_seconds)
                 note = (
