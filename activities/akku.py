@@ -51,6 +51,8 @@ from riposte.models.evidence import (
 T = TypeVar("T")
 RESOLVE_CONCURRENCY = 8
 IP_ACTORS_CAP = 5000
+ROLE_ASSIGNED = "role.assigned"
+UNKNOWN_ACTOR = "unknown actor"
 RISK_ORDER = {"low": 0, "medium": 1, "high": 2}
 REPUTATION_ORDER = {"good": 0, "unknown": 1, "suspicious": 2, "malicious": 3}
 
@@ -179,7 +181,7 @@ def summarise(
 
 def admin_history(events: list[AuditEvent], since: datetime, days: int) -> AdminHistory:
     """Seed 002: an admin's role assignments in the alert window vs their own prior history."""
-    assigned = sorted((e for e in events if e.action == "role.assigned" and e.role), key=lambda e: e.timestamp)
+    assigned = sorted((e for e in events if e.action == ROLE_ASSIGNED and e.role), key=lambda e: e.timestamp)
     recent = [e for e in assigned if e.timestamp >= since]
     before = [e for e in assigned if e.timestamp < since]
     return AdminHistory(
@@ -217,15 +219,19 @@ async def gather_evidence(client: AkkuClient, request: EvidenceRequest) -> Evide
     unknown = sorted(set(users.unknown_actor_ids) | (set(events.unknown_actor_ids) - set(users.users)))
     histories: dict[str, AdminHistory] = {}
     if request.admin_history_days:
-        start = request.until - timedelta(days=request.admin_history_days)
-        for actor_id in ids:
-            if actor_id in unknown:
-                continue
-            audit = [
-                e async for e in client.audit_events(start, request.until, actor_id=actor_id, action="role.assigned")
-            ]
-            histories[actor_id] = admin_history(audit, request.since, request.admin_history_days)
+        days = request.admin_history_days
+        start = request.until - timedelta(days=days)
+        gate = asyncio.Semaphore(client.concurrency)
+
+        async def history(actor_id: str) -> None:
+            async with gate:
+                audit = [
+                    e async for e in client.audit_events(start, request.until, actor_id=actor_id, action=ROLE_ASSIGNED)
+                ]
+            histories[actor_id] = admin_history(audit, request.since, days)
             heartbeat("audit", actor_id)
+
+        await asyncio.gather(*(history(a) for a in ids if a not in unknown))
     evidence = []
     for actor_id in ids:
         if actor_id in unknown:
@@ -313,8 +319,6 @@ class AkkuActivities:
         try:
             return await self._akku.apply(request)
         except AkkuNotFound:
-            return ActionResult(
-                actor_id=request.actor_id, action=request.action, status="failed", detail="unknown to Akku"
-            )
+            return ActionResult(actor_id=request.actor_id, action=request.action, status="failed", detail=UNKNOWN_ACTOR)
         except AkkuError as err:
             raise application_error(err) from None

@@ -21,6 +21,7 @@ LOGIN_METRICS = "/v1/login-metrics"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 RETRY_AFTER_HEADER = "Retry-After"
 NDJSON = "application/x-ndjson"
+HEARTBEAT = "heartbeat"  # the stream's keep-alive line: {"heartbeat": "<timestamp>"}
 
 BATCH_LIMIT = 100  # actor ids per batch call
 EVENTS_PER_ACTOR = 500  # batch query: newest first, `truncated` beyond
@@ -60,5 +61,7 @@ def action_path(actor_id: str, action: ActionKind) -> str:
 
 
 def timestamp(value: datetime) -> str:
-    """ISO 8601 UTC with millisecond precision: 2026-11-21T09:14:03.127Z."""
+    """ISO 8601 UTC with millisecond precision: 2026-11-21T09:14:03.127Z. Naive datetimes are refused."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("timestamps must be timezone-aware (UTC)")
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -28,6 +28,7 @@ from clients.akku.models import (
     AuditPage,
     AuthEvent,
     BatchQueryResult,
+    ErrorEnvelope,
     EventPage,
     LoginMetrics,
     User,
@@ -40,9 +41,11 @@ from riposte.settings import Settings
 
 log = logging.getLogger("riposte.akku")
 B = TypeVar("B", bound=BaseModel)
+R = TypeVar("R")
 
 RETRY_AFTER_CAP = 5.0  # wait in-call for a Retry-After up to this; longer goes back to Temporal
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+MESSAGE_CAP = 300  # characters of Akku's error message kept in ours
 
 
 class _WaitRetryAfter(wait_base):
@@ -72,6 +75,15 @@ def _retry_after(response: httpx.Response) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         return None
+
+
+def _error_of(response: httpx.Response) -> tuple[str | None, str]:
+    """Akku's error code and message from `{"error": {"code", "message"}}`, tolerating other bodies."""
+    try:
+        envelope = ErrorEnvelope.model_validate_json(response.content)
+    except ValidationError:
+        return None, response.reason_phrase
+    return envelope.error.code, envelope.error.message[:MESSAGE_CAP]
 
 
 class AkkuClient:
@@ -145,12 +157,7 @@ class AkkuClient:
         except httpx.TransportError as exc:
             raise AkkuUnavailable(f"{what}: connection failed ({type(exc).__name__})") from None
         if response.status_code >= 400:
-            code, message = None, response.reason_phrase
-            try:
-                error = response.json().get("error") or {}
-                code, message = error.get("code"), error.get("message") or message
-            except (ValueError, AttributeError):
-                pass
+            code, message = _error_of(response)
             raise for_status(
                 response.status_code, f"{what}: {response.status_code} {message}", code, _retry_after(response)
             )
@@ -201,21 +208,44 @@ class AkkuClient:
             cursor = page.next_cursor
 
     async def stream_events(self, since: datetime, event_types: Sequence[str] = ()) -> AsyncIterator[AuthEvent]:
-        """The NDJSON stream, heartbeats skipped; ends when Akku closes it."""
+        """The NDJSON stream, heartbeats skipped; ends when Akku closes it.
+
+        Not retried here (a reconnect must resume from the last event's timestamp, which only
+        the caller knows): failures surface as the taxonomy's retryable classes.
+        """
+        what = f"GET {api.AUTH_EVENTS_STREAM}"
         pairs: list[tuple[str, str | int | float | bool | None]] = [(api.P_SINCE, api.timestamp(since))]
         pairs += [(api.P_EVENT_TYPE, t) for t in event_types]
-        params = httpx.QueryParams(pairs)
-        async with self._http.stream("GET", api.AUTH_EVENTS_STREAM, params=params, timeout=None) as response:
-            if response.status_code >= 400:
-                await response.aread()
-                raise for_status(response.status_code, f"GET {api.AUTH_EVENTS_STREAM}", None, _retry_after(response))
-            async for line in response.aiter_lines():
-                if not line.strip():
-                    continue
-                data = json.loads(line)
-                if "heartbeat" in data:
-                    continue
-                yield AuthEvent.model_validate(data)
+        # no read timeout: heartbeats arrive only every 15 s and the stream lasts as long as it lasts
+        timeout = httpx.Timeout(self._http.timeout.connect, read=None)
+        try:
+            async with self._http.stream(
+                "GET", api.AUTH_EVENTS_STREAM, params=httpx.QueryParams(pairs), timeout=timeout
+            ) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    code, message = _error_of(response)
+                    raise for_status(
+                        response.status_code,
+                        f"{what}: {response.status_code} {message}",
+                        code,
+                        _retry_after(response),
+                    )
+                async for line in response.aiter_lines():
+                    if not line.strip():
+                        continue
+                    try:
+                        data = json.loads(line)
+                        if isinstance(data, dict) and api.HEARTBEAT in data:
+                            continue
+                        event = AuthEvent.model_validate(data)
+                    except (ValueError, ValidationError):
+                        raise AkkuProtocolError(f"{what}: unreadable line in the stream", status=200) from None
+                    yield event
+        except httpx.TimeoutException:
+            raise AkkuUnavailable(f"{what}: Akku did not answer in time") from None
+        except httpx.TransportError as exc:
+            raise AkkuUnavailable(f"{what}: connection failed ({type(exc).__name__})") from None
 
     async def query_events(
         self,
@@ -307,8 +337,14 @@ class AkkuClient:
         return ActionResult(actor_id=request.actor_id, action=request.action, status=answer.status, user=answer.user)
 
     async def lock(self, actor_id: str, *, reason: str, reference: str, idempotency_key: str) -> ActionResponse:
+        """Status -> locked; sessions ended. Locking a locked account is `already_applied`."""
         return await self.act(
             actor_id, ActionKind.LOCK, reason=reason, reference=reference, idempotency_key=idempotency_key
+        )
+
+    async def unlock(self, actor_id: str, *, reason: str, reference: str, idempotency_key: str) -> ActionResponse:
+        return await self.act(
+            actor_id, ActionKind.UNLOCK, reason=reason, reference=reference, idempotency_key=idempotency_key
         )
 
     async def force_password_reset(
@@ -320,6 +356,30 @@ class AkkuClient:
             reason=reason,
             reference=reference,
             idempotency_key=idempotency_key,
+        )
+
+    async def revoke_sessions(
+        self, actor_id: str, *, reason: str, reference: str, idempotency_key: str
+    ) -> ActionResponse:
+        return await self.act(
+            actor_id, ActionKind.REVOKE_SESSIONS, reason=reason, reference=reference, idempotency_key=idempotency_key
+        )
+
+    async def reset_mfa(self, actor_id: str, *, reason: str, reference: str, idempotency_key: str) -> ActionResponse:
+        return await self.act(
+            actor_id, ActionKind.RESET_MFA, reason=reason, reference=reference, idempotency_key=idempotency_key
+        )
+
+    async def revoke_role(
+        self, actor_id: str, role: str, *, reason: str, reference: str, idempotency_key: str
+    ) -> ActionResponse:
+        return await self.act(
+            actor_id,
+            ActionKind.REVOKE_ROLE,
+            reason=reason,
+            reference=reference,
+            idempotency_key=idempotency_key,
+            role=role,
         )
 
     # --- audit and metrics ----------------------------------------------------------------
@@ -356,11 +416,12 @@ class AkkuClient:
 
     # --- helpers --------------------------------------------------------------------------
 
-    async def _batched(self, ids: Sequence[str], call: Any) -> list[Any]:
+    async def _batched(self, ids: Sequence[str], call: Callable[[list[str]], Awaitable[R]]) -> list[R]:
+        """Unique ids in chunks of 100, at most `concurrency` calls in flight, results in chunk order."""
         unique = list(dict.fromkeys(ids))
         gate = asyncio.Semaphore(self.concurrency)
 
-        async def one(chunk: list[str]) -> Any:
+        async def one(chunk: list[str]) -> R:
             async with gate:
                 return await call(chunk)
 

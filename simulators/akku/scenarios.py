@@ -174,7 +174,7 @@ def mfa_fatigue(store: Store, now: datetime, options: dict[str, Any]) -> Facts:
                 ip,
                 "Frankfurt",
                 mfa_method="push",
-                failure_reason="expired_code",
+                failure_reason="method_unavailable",  # seed 000: the push went unanswered
                 outcome="failure",
                 risk_context=risk,
             )

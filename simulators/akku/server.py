@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -18,7 +19,7 @@ import uvicorn
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clients.akku import adapter as api
@@ -40,6 +41,13 @@ class SimulatorConfig(BaseModel):
     timeout_fault_seconds: float = 15.0
     faults: dict[str, Any] | None = None  # as POST /_sim/faults, in force from the start
     staff: int = Field(default=200, ge=20, le=100_000)  # regular accounts u_10001...
+
+    @field_validator("now")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.utcoffset() is None:
+            raise ValueError("now must be timezone-aware (UTC)")
+        return value
 
 
 class BatchQuery(BaseModel):
@@ -251,20 +259,24 @@ def _contract(router: APIRouter, store: Store, config: SimulatorConfig) -> None:
         start = _parse_ts(since, "since")
         assert start is not None
 
-        async def lines() -> Any:
-            sent = 0
+        async def lines() -> AsyncIterator[str]:
+            # Scenario events are sorted into the store by timestamp, so positions shift: remember
+            # what was sent by id, not by index.
+            sent: set[str] = set()
             position = api.timestamp(start)
             while True:
                 fresh = [
                     e
-                    for e in store.events[sent:]
-                    if e["timestamp"] >= position and (not event_type or e["event_type"] in event_type)
+                    for e in store.events
+                    if e["timestamp"] >= position
+                    and e["event_id"] not in sent
+                    and (not event_type or e["event_type"] in event_type)
                 ]
-                sent = len(store.events)
                 for event in fresh:
+                    sent.add(event["event_id"])
                     yield json.dumps(event) + "\n"
                 await asyncio.sleep(config.heartbeat_seconds)
-                yield json.dumps({"heartbeat": api.timestamp(datetime.now(UTC))}) + "\n"
+                yield json.dumps({api.HEARTBEAT: api.timestamp(datetime.now(UTC))}) + "\n"
 
         return StreamingResponse(lines(), media_type=api.NDJSON)
 
@@ -374,7 +386,8 @@ def _contract(router: APIRouter, store: Store, config: SimulatorConfig) -> None:
     async def login_metrics(window: str = "24h") -> dict[str, Any]:
         if window != "24h":
             raise SimError(400, "invalid_window", "only window=24h is supported")
-        now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        # the hour now in progress is the last of the 24 (the simulator's clock: fixed in tests)
+        now = store.clock().replace(minute=0, second=0, microsecond=0)
         trend = []
         total = failed = 0
         for h in range(23, -1, -1):
