@@ -22,7 +22,12 @@ $(VENV)/.installed: $(UV) uv.lock pyproject.toml
 	$(UV) sync --frozen --python $(PYTHON)
 	@touch $@
 
-install: $(VENV)/.installed  ## create .venv from the lock file
+# The workflow sandbox re-imports workflow modules for every new run; with PYTHONDONTWRITEBYTECODE
+# set (as on these machines) that means compiling them from source each time unless bytecode is cached.
+SOURCES := riposte workflows activities playbooks clients gateway simulators cli bench worker.py
+
+install: $(VENV)/.installed  ## create .venv from the lock file, and byte-compile the sources
+	@$(BIN)/python -m compileall -q -j 0 $(SOURCES)
 
 demo: install  ## the whole stack plus scripted attacks (see README)
 	$(BIN)/riposte demo $(ARGS)

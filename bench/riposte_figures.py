@@ -36,12 +36,20 @@ async def writes(http: httpx.AsyncClient, stack: Stack) -> list[dict[str, Any]]:
 
 
 async def first_write(http: httpx.AsyncClient, stack: Stack, actor: str, timeout: float = 60) -> float:
+    """When Akku applied the first write for `actor` (a long poll on the simulator's write log)."""
     deadline = time.time() + timeout
+    after = 0
     while time.time() < deadline:
-        for w in await writes(http, stack):
-            if w["actor_id"] == actor and w["status"] == "applied":
+        answer = (
+            await http.get(
+                f"{driver.simulator_root(stack.akku_url)}/_sim/writes",
+                params={"actor_id": actor, "after": after, "wait": min(10.0, max(0.0, deadline - time.time()))},
+            )
+        ).json()
+        for w in answer["writes"]:
+            if w["status"] == "applied":
                 return _at(w["at"])
-        await asyncio.sleep(0.005)
+        after = answer["next"]
     raise TimeoutError(f"no write for {actor}")
 
 
@@ -82,11 +90,17 @@ async def open_loop(stack: Stack, rates: list[float], seconds: float) -> list[tu
             await asyncio.gather(*tasks)
             deadline = time.time() + seconds * 3
             seen: dict[str, float] = {}
+            after = 0
             while len(seen) < len(sends) and time.time() < deadline:
-                for w in await writes(http, stack):
+                answer = (
+                    await http.get(
+                        f"{driver.simulator_root(stack.akku_url)}/_sim/writes", params={"after": after, "wait": 1}
+                    )
+                ).json()
+                after = answer["next"]
+                for w in answer["writes"]:
                     if w["actor_id"] in sends and w["actor_id"] not in seen and w["status"] == "applied":
                         seen[w["actor_id"]] = _at(w["at"])
-                await asyncio.sleep(0.2)
             for actor, at in seen.items():
                 sample.add(at - sends[actor])
             span = (max(seen.values()) - started) if seen else float("inf")

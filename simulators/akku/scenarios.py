@@ -351,5 +351,5 @@ def load(store: Store, name: str, options: dict[str, Any] | None = None) -> Fact
     if name not in SCENARIOS:
         raise KeyError(name)
     facts = SCENARIOS[name](store, store.clock(), options or {})
-    store.events.sort(key=lambda e: (e["timestamp"], e["event_id"]))
+    store.settle()
     return facts

@@ -9,6 +9,8 @@ dropped connections). Faults strike before a handler runs, so a failed write nev
 from __future__ import annotations
 
 import asyncio
+import bisect
+import contextlib
 import hmac
 import json
 from collections.abc import AsyncIterator
@@ -25,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from clients.akku import adapter as api
 from riposte.models.common import ActionKind
 from simulators.akku import scenarios
-from simulators.akku.store import Store
+from simulators.akku.store import Store, event_order
 
 FAULT_KINDS = ("429", "500", "502", "503", "timeout", "bad_json", "drop")
 ACTION_BY_PATH = {path: kind for kind, path in api.ACTION_PATHS.items()}
@@ -197,9 +199,10 @@ def create_app(config: SimulatorConfig) -> FastAPI:
             raise SimError(401, "unauthorized", "missing or invalid API key")
 
     router = APIRouter(prefix="/api", dependencies=[Depends(authorised)])
-    _contract(router, store, config)
+    written = WriteLog(store)
+    _contract(router, store, config, written)
     app.include_router(router)
-    _controls(app, store)
+    _controls(app, store, written)
     app.add_middleware(FaultInjector, store=store, config=config)
     return app
 
@@ -212,15 +215,24 @@ def _filter_events(
     actor_ids: list[str],
     source_ips: list[str],
 ) -> list[dict[str, Any]]:
+    """Events in [since, until) matching every filter given, oldest first."""
     lo, hi = api.timestamp(since), api.timestamp(until) if until else None
+    types, ips = set(event_types), set(source_ips)
+    if actor_ids:  # each actor's own events, not the whole log
+        candidates: list[dict[str, Any]] = []
+        for actor_id in dict.fromkeys(actor_ids):
+            own = store.by_actor.get(actor_id, [])
+            candidates += own[bisect.bisect_left(own, lo, key=lambda e: e["timestamp"]) :]
+        if len(actor_ids) > 1:
+            candidates.sort(key=event_order)
+    else:
+        candidates = store.events[bisect.bisect_left(store.events, lo, key=lambda e: e["timestamp"]) :]
     return [
         e
-        for e in store.events
-        if e["timestamp"] >= lo
-        and (hi is None or e["timestamp"] < hi)
-        and (not event_types or e["event_type"] in event_types)
-        and (not actor_ids or e["actor_id"] in actor_ids)
-        and (not source_ips or e["source_ip"] in source_ips)
+        for e in candidates
+        if (hi is None or e["timestamp"] < hi)
+        and (not types or e["event_type"] in types)
+        and (not ips or e["source_ip"] in ips)
     ]
 
 
@@ -237,7 +249,30 @@ def _page(items: list[dict[str, Any]], limit: int, cursor: str | None) -> tuple[
     return chunk, f"c_{following}" if following < len(items) else None
 
 
-def _contract(router: APIRouter, store: Store, config: SimulatorConfig) -> None:
+class WriteLog:
+    """The write log, with a way to wait for the next write instead of polling it."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._changed = asyncio.Condition()
+
+    async def record(self, entry: dict[str, Any]) -> None:
+        self._store.writes.append(entry)
+        async with self._changed:
+            self._changed.notify_all()
+
+    def matching(self, after: int, actor_ids: set[str]) -> list[dict[str, Any]]:
+        return [w for w in self._store.writes[after:] if not actor_ids or w["actor_id"] in actor_ids]
+
+    async def wait(self, after: int, actor_ids: set[str], seconds: float) -> list[dict[str, Any]]:
+        """Writes after position `after` (for these actors), waiting up to `seconds` for the first."""
+        async with self._changed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait_for(lambda: bool(self.matching(after, actor_ids))), seconds)
+        return self.matching(after, actor_ids)
+
+
+def _contract(router: APIRouter, store: Store, config: SimulatorConfig, written: WriteLog) -> None:
     @router.get(api.AUTH_EVENTS)
     async def auth_events(
         since: str,
@@ -338,7 +373,7 @@ def _contract(router: APIRouter, store: Store, config: SimulatorConfig) -> None:
         if idempotency_key:
             cached = store.idempotency.get(idempotency_key)
             if cached and now - cached[0] < timedelta(hours=24):
-                store.writes.append({**cached[1]["_log"], "at": api.timestamp(now), "status": "replayed"})
+                await written.record({**cached[1]["_log"], "at": api.timestamp(now), "status": "replayed"})
                 return {k: v for k, v in cached[1].items() if k != "_log"}
         user = store.users[actor_id]
         status = _apply(user, kind, body.role)
@@ -353,7 +388,7 @@ def _contract(router: APIRouter, store: Store, config: SimulatorConfig) -> None:
             "role": body.role,
             "status": status,
         }
-        store.writes.append(log)
+        await written.record(log)
         answer = {"actor_id": actor_id, "action": api.ACTION_NAMES[kind], "status": status, "user": dict(user)}
         if idempotency_key:
             store.idempotency[idempotency_key] = (now, {**answer, "_log": log})
@@ -432,7 +467,7 @@ def _apply(user: dict[str, Any], kind: ActionKind, role: str | None) -> str:
     return "applied"  # revoke_sessions: always ends whatever is live
 
 
-def _controls(app: FastAPI, store: Store) -> None:
+def _controls(app: FastAPI, store: Store, written: WriteLog) -> None:
     @app.get("/_sim/scenarios")
     async def list_scenarios() -> dict[str, Any]:
         return {"scenarios": {name: (fn.__doc__ or "").strip() for name, fn in scenarios.SCENARIOS.items()}}
@@ -449,8 +484,16 @@ def _controls(app: FastAPI, store: Store) -> None:
             raise SimError(422, "invalid_request", str(exc)) from None
 
     @app.get("/_sim/writes")
-    async def writes() -> dict[str, Any]:
-        return {"writes": store.writes}
+    async def writes(
+        actor_id: Annotated[list[str] | None, Query()] = None,
+        after: Annotated[int, Query(ge=0)] = 0,
+        wait: Annotated[float, Query(ge=0, le=60)] = 0,
+    ) -> dict[str, Any]:
+        """The write log: `after` skips the first N entries, `actor_id` filters, and `wait` holds
+        the request (long poll) up to that many seconds until a matching write arrives."""
+        actors = set(actor_id or ())
+        found = await written.wait(after, actors, wait) if wait else written.matching(after, actors)
+        return {"writes": found, "next": len(store.writes)}
 
     @app.get("/_sim/requests")
     async def requests(limit: int = 1000) -> dict[str, Any]:

@@ -32,6 +32,10 @@ CITIES = {
 HOME = "Chennai"
 
 
+def event_order(event: dict[str, Any]) -> tuple[str, str]:
+    return event["timestamp"], event["event_id"]
+
+
 def ip_in(cidr: str, host: int) -> str:
     prefix = cidr.split("/")[0].rsplit(".", 1)[0]
     return f"{prefix}.{host % 254 + 1}"
@@ -48,12 +52,14 @@ class Store:
     events: list[dict[str, Any]] = field(default_factory=list)
     audit: list[dict[str, Any]] = field(default_factory=list)
     idempotency: dict[str, tuple[datetime, dict[str, Any]]] = field(default_factory=dict)
+    by_actor: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # each actor's events, in order
     writes: list[dict[str, Any]] = field(default_factory=list)
     requests: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=20_000))
     faults: dict[str, Any] | None = None
     fault_rng: random.Random = field(default_factory=random.Random)
     used: set[str] = field(default_factory=set)  # actors already given a scenario
     _ids: int = 0
+    _touched: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -118,7 +124,7 @@ class Store:
                     self.now - timedelta(days=10 + 15 * k + n),
                     ip_in(OFFICE_CIDR, 20),
                 )
-        self.events.sort(key=lambda e: (e["timestamp"], e["event_id"]))
+        self.settle()
 
     # --- writing events -------------------------------------------------------------------
 
@@ -140,6 +146,15 @@ class Store:
         }
         record.update(fields)
         self.events.append(record)
+        self.by_actor.setdefault(actor_id, []).append(record)
+        self._touched.add(actor_id)
+
+    def settle(self) -> None:
+        """Back into time order after a batch of new events (a scenario writes them out of order)."""
+        self.events.sort(key=event_order)
+        for actor_id in self._touched:
+            self.by_actor[actor_id].sort(key=event_order)
+        self._touched.clear()
 
     def risk(
         self, *, known: bool, reputation: str = "good", unusual: bool = False, anomaly: bool = False

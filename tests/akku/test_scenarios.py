@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import itertools
 import math
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -259,3 +261,23 @@ async def test_a_scenario_takes_the_actors_or_the_count_it_is_given(sim: str) ->
     chosen = await load(sim, "recovery_storm", {"count": 2})
     given = await load(sim, "mfa_fatigue", {"actor_ids": ["u_10199"]})
     assert len(chosen["actor_ids"]) == 2 and given["actor_ids"] == ["u_10199"]
+
+
+async def test_the_write_log_filters_pages_and_waits_for_the_next_write(fresh: tuple[str, AkkuClient]) -> None:
+    sim, akku = fresh
+    async with httpx.AsyncClient(timeout=10) as http:
+        waiting = asyncio.create_task(http.get(f"{sim}/_sim/writes", params={"actor_id": "u_10002", "wait": 5}))
+        await asyncio.sleep(0.2)
+        assert not waiting.done()  # nothing written for u_10002 yet: the request is held
+        await akku.lock("u_10001", reason="test", reference="t", idempotency_key="k1")
+        await asyncio.sleep(0.2)
+        assert not waiting.done()  # a write for someone else does not release it
+        await akku.lock("u_10002", reason="test", reference="t", idempotency_key="k2")
+        held = (await waiting).json()
+        assert [(w["actor_id"], w["status"]) for w in held["writes"]] == [("u_10002", "applied")]
+        assert held["next"] == 2
+        later = (await http.get(f"{sim}/_sim/writes", params={"after": 1})).json()
+        assert [w["actor_id"] for w in later["writes"]] == ["u_10002"]
+        started = time.monotonic()
+        empty = (await http.get(f"{sim}/_sim/writes", params={"after": 2, "wait": 0.3})).json()
+        assert empty == {"writes": [], "next": 2} and time.monotonic() - started >= 0.3
