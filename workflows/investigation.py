@@ -11,6 +11,7 @@ what Akku answered.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -51,6 +52,7 @@ CONTINUE_AS_NEW_EVENTS = 2_000
 # workflow.patched() ids: each gates one change to the command sequence (see tests/histories/)
 APPROVERS_BEFORE_POST = "approvers-before-post-v1"
 REPOST_UNTIL_DELIVERED = "repost-until-delivered-v1"
+ACTIONS_IN_PARALLEL = "actions-in-parallel-v1"
 SEEN_CAP = 500
 DISMISS = ApprovalOption(id="dismiss", label="Dismiss as benign", actions=[])
 
@@ -236,42 +238,44 @@ class InvestigationWorkflow:
         await self._notify(f"Acted automatically: {self._describe(assessment)}", assessment, results)
 
     async def _apply(self, actions: list[ActionKind], assessment: Assessment) -> list[ActionResult]:
-        """Each action once: its idempotency key is the investigation, the decision and the action."""
-        results: list[ActionResult] = []
-        dry = self._dry_run(assessment)
-        for action in actions:
-            target = assessment.role_target if action is ActionKind.REVOKE_ROLE else self._actor
-            target = target or self._actor
-            key = f"{self._key_base()}:{len(self._decisions)}:{action.value}"
-            if dry:
-                results.append(ActionResult(actor_id=target, action=action, status="dry_run", detail="dry run"))
-                continue
-            if key in self._applied:
-                results.append(ActionResult(actor_id=target, action=action, status="skipped", detail="done before"))
-                continue
-            try:
-                result = await workflow.execute_activity_method(
-                    AkkuActivities.apply_action,
-                    ActionRequest(
-                        actor_id=target,
-                        action=action,
-                        reason=f"Riposte {assessment.playbook}: score {assessment.score:.0f}",
-                        reference=workflow.info().workflow_id,
-                        idempotency_key=key,
-                        role=assessment.role if action is ActionKind.REVOKE_ROLE else None,
-                    ),
-                    start_to_close_timeout=timedelta(seconds=30),
-                    retry_policy=AKKU_WRITE,
-                )
-            except ActivityError as err:
-                cause = err.cause
-                kind = cause.type if isinstance(cause, ApplicationError) and cause.type else "error"
-                message = cause.message if isinstance(cause, ApplicationError) else str(err)
-                result = ActionResult(actor_id=target, action=action, status="failed", detail=f"{kind}: {message}")
-            else:
-                self._applied.append(key)
-            results.append(result)
-        return results
+        """Each action once: its idempotency key is the investigation, the decision and the action.
+
+        The actions are independent writes to Akku, so they run together (one workflow task
+        for all of them rather than one each); results keep the playbook's order.
+        """
+        if workflow.patched(ACTIONS_IN_PARALLEL):
+            return list(await asyncio.gather(*(self._apply_one(action, assessment) for action in actions)))
+        return [await self._apply_one(action, assessment) for action in actions]
+
+    async def _apply_one(self, action: ActionKind, assessment: Assessment) -> ActionResult:
+        target = assessment.role_target if action is ActionKind.REVOKE_ROLE else self._actor
+        target = target or self._actor
+        key = f"{self._key_base()}:{len(self._decisions)}:{action.value}"
+        if self._dry_run(assessment):
+            return ActionResult(actor_id=target, action=action, status="dry_run", detail="dry run")
+        if key in self._applied:
+            return ActionResult(actor_id=target, action=action, status="skipped", detail="done before")
+        try:
+            result = await workflow.execute_activity_method(
+                AkkuActivities.apply_action,
+                ActionRequest(
+                    actor_id=target,
+                    action=action,
+                    reason=f"Riposte {assessment.playbook}: score {assessment.score:.0f}",
+                    reference=workflow.info().workflow_id,
+                    idempotency_key=key,
+                    role=assessment.role if action is ActionKind.REVOKE_ROLE else None,
+                ),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=AKKU_WRITE,
+            )
+        except ActivityError as err:
+            cause = err.cause
+            kind = cause.type if isinstance(cause, ApplicationError) and cause.type else "error"
+            message = cause.message if isinstance(cause, ApplicationError) else str(err)
+            return ActionResult(actor_id=target, action=action, status="failed", detail=f"{kind}: {message}")
+        self._applied.append(key)
+        return result
 
     # --- asking a person -----------------------------------------------------------------
 
