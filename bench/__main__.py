@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
+import yaml
 from rich.console import Console
 from rich.table import Table
 from temporalio.client import Client
@@ -93,7 +94,15 @@ async def run(quick: bool, console: Console) -> list[Row]:
         shutil.copytree(REPO / "playbooks", playbooks, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
         for path in playbooks.glob("*.yaml"):
             path.write_text(path.read_text().replace("max_actions: 25,", "max_actions: 1000000,"))
+        # ...and the gateway's per-source rate limit (50/s, burst 200): ingest is measured, not policed
+        sources = playbooks.parent / "sources.yaml"
+        config = yaml.safe_load((REPO / "config" / "sources.yaml").read_text()) or {}
+        config.setdefault("defaults", {})["rate_limit"] = {"per_second": 1e6, "burst": 1_000_000}
+        for source in (config.get("sources") or {}).values():
+            source.pop("rate_limit", None)
+        sources.write_text(yaml.safe_dump(config))
         settings = load_settings(
+            riposte_sources_file=sources,
             temporal_address=client.service_client.config.target_host,
             temporal_task_queue=f"bench-{uuid.uuid4().hex[:8]}",
             akku_base_url=f"http://127.0.0.1:{free_port()}/api",
@@ -108,7 +117,7 @@ async def run(quick: bool, console: Console) -> list[Row]:
             console.print("riposte: open loop …")
             loop = await rf.open_loop(stack, [1, 2, 4, 8, 12, 16], size["loop"])
             console.print("riposte: gateway ingest …")
-            ingest_rate, ingest = await rf.gateway_ingest(client, stack.settings, size["ingest"])
+            ingest_rate, ingest = await rf.gateway_ingest(stack.settings, size["ingest"])
             console.print("riposte: Slack click → write …")
             clicks = await rf.click_to_write(stack, size["clicks"])
             console.print("riposte: storms …")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -13,15 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from temporalio.client import Client
 
 from bench.stats import Sample
 from cli import driver
 from cli.stack import Stack
-from gateway.app import create_app
 from gateway.sources import samples
 from riposte.settings import Settings
-from tests.support.servers import running_app
+from tests.support.servers import free_port
 
 
 def _at(stamp: str) -> float:
@@ -53,17 +52,20 @@ async def first_write(http: httpx.AsyncClient, stack: Stack, actor: str, timeout
     raise TimeoutError(f"no write for {actor}")
 
 
-async def alert_to_first_write(stack: Stack, n: int) -> Sample:
-    """One alert at a time: MFA fatigue on one person, acted on automatically."""
+async def alert_to_first_write(stack: Stack, n: int, warmup: int = 3) -> Sample:
+    """One alert at a time: MFA fatigue on one person, acted on automatically (after warm-up
+    alerts, as for the baseline)."""
     sample = Sample("alert → first Akku write")
     async with httpx.AsyncClient(timeout=30) as http:
-        for _ in range(n):
+        for k in range(warmup + n):
             facts = await driver.load_scenario(http, stack, "mfa_fatigue")
             facts["source_ips"] = []  # one person per alert: no neighbours pulled in by IP
             sent = time.time()
             answer = await driver.deliver(http, stack, "generic", facts)
             assert answer.status_code == 202, answer.text
-            sample.add(await first_write(http, stack, facts["actor_ids"][0]) - sent)
+            written = await first_write(http, stack, facts["actor_ids"][0])
+            if k >= warmup:
+                sample.add(written - sent)
     return sample
 
 
@@ -110,10 +112,43 @@ async def open_loop(stack: Stack, rates: list[float], seconds: float) -> list[tu
     return results
 
 
-async def gateway_ingest(client: Client, settings: Settings, n: int, concurrency: int = 8) -> tuple[float, Sample]:
-    """202s per second from a gateway alone (its queue has no worker: starting is all it does)."""
-    queue = f"bench-ingest-{uuid.uuid4().hex[:8]}"
-    alone = settings.model_copy(update={"temporal_task_queue": queue})
+def _process_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """Environment for a `riposte` subprocess on the same Temporal, simulators and playbooks."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "AKKU_", "SLACK_", "RIPOSTE_"))}
+    env.update(
+        TEMPORAL_ADDRESS=settings.target_host,
+        TEMPORAL_TASK_QUEUE=settings.temporal_task_queue,
+        AKKU_BASE_URL=settings.akku_base_url,
+        SLACK_API_URL=settings.slack_api_url,
+        RIPOSTE_PLAYBOOKS_DIR=str(settings.riposte_playbooks_dir),
+    )
+    if settings.riposte_sources_file:
+        env["RIPOSTE_SOURCES_FILE"] = str(settings.riposte_sources_file)
+    env.update(extra)
+    return env
+
+
+RIPOSTE = str(Path(sys.executable).with_name("riposte"))
+
+
+async def gateway_ingest(settings: Settings, n: int, concurrency: int = 8) -> tuple[float, Sample]:
+    """202s per second from a `riposte gateway` process alone (its queue has no worker: starting
+    is all it does), as deployed: its own process, beside the load generator's."""
+    port = free_port()
+    token = "bench-ingest-token"  # noqa: S105 - a throwaway token for a loopback gateway
+    env = _process_env(
+        settings,
+        TEMPORAL_TASK_QUEUE=f"bench-ingest-{uuid.uuid4().hex[:8]}",
+        RIPOSTE_HTTP_HOST="127.0.0.1",
+        RIPOSTE_HTTP_PORT=str(port),
+        RIPOSTE_WEBHOOK_TOKEN=token,
+    )
+    gateway = subprocess.Popen(  # noqa: S603, ASYNC220 - fixed argv; Popen returns at once
+        [RIPOSTE, "gateway"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=None if os.environ.get("BENCH_DEBUG") else subprocess.DEVNULL,
+    )
     sample = Sample("gateway 202")
     facts = {
         "scenario": "bench",
@@ -123,24 +158,36 @@ async def gateway_ingest(client: Client, settings: Settings, n: int, concurrency
         "actor_ids": ["u_10001"],
         "source_ips": [],
     }
-    async with running_app(create_app(alone, client=client)) as url, httpx.AsyncClient(timeout=30) as http:
-        token = alone.riposte_webhook_token.get_secret_value() if alone.riposte_webhook_token else ""
-        pending = list(range(n))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(timeout=30) as http:
+            deadline = time.monotonic() + 60
+            while True:  # until the gateway answers and reaches Temporal
+                with contextlib.suppress(httpx.TransportError):
+                    if (await http.get(f"{url}/readyz")).status_code == 200:
+                        break
+                if time.monotonic() > deadline or gateway.poll() is not None:
+                    raise RuntimeError("the gateway did not become ready")
+                await asyncio.sleep(0.1)
+            pending = list(range(n))
 
-        async def loop() -> None:
-            while pending:
-                pending.pop()
-                body = samples.generic_payload(facts, alert_id=f"ingest-{uuid.uuid4()}")
-                started = time.perf_counter()
-                answer = await http.post(
-                    f"{url}/webhooks/generic", json=body, headers={"Authorization": f"Bearer {token}"}
-                )
-                assert answer.status_code == 202, answer.text
-                sample.add(time.perf_counter() - started)
+            async def loop() -> None:
+                while pending:
+                    pending.pop()
+                    body = samples.generic_payload(facts, alert_id=f"ingest-{uuid.uuid4()}")
+                    started = time.perf_counter()
+                    answer = await http.post(
+                        f"{url}/webhooks/generic", json=body, headers={"Authorization": f"Bearer {token}"}
+                    )
+                    assert answer.status_code == 202, answer.text
+                    sample.add(time.perf_counter() - started)
 
-        started = time.perf_counter()
-        await asyncio.gather(*(loop() for _ in range(concurrency)))
-        return n / (time.perf_counter() - started), sample
+            started = time.perf_counter()
+            await asyncio.gather(*(loop() for _ in range(concurrency)))
+            return n / (time.perf_counter() - started), sample
+    finally:
+        gateway.terminate()
+        gateway.wait(timeout=30)
 
 
 async def click_to_write(stack: Stack, n: int) -> Sample:
@@ -212,19 +259,10 @@ def rss_mb(pid: int) -> float:
 
 async def memory_with_waiting_runs(stack: Stack, runs: int) -> float:
     """RSS of a `riposte worker` process holding `runs` investigations that wait for a person."""
-    s = stack.settings
     queue = f"bench-mem-{uuid.uuid4().hex[:8]}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "AKKU_", "SLACK_", "RIPOSTE_"))}
-    env.update(
-        TEMPORAL_ADDRESS=s.target_host,
-        TEMPORAL_TASK_QUEUE=queue,
-        AKKU_BASE_URL=s.akku_base_url,
-        SLACK_API_URL=s.slack_api_url,
-        RIPOSTE_PLAYBOOKS_DIR=str(s.riposte_playbooks_dir),
-    )
-    riposte = str(Path(sys.executable).with_name("riposte"))
+    env = _process_env(stack.settings, TEMPORAL_TASK_QUEUE=queue)
     worker = subprocess.Popen(  # noqa: S603, ASYNC220 - fixed argv; Popen returns at once
-        [riposte, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [RIPOSTE, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
         from riposte.models.runs import InvestigationInput, RunOptions
