@@ -23,6 +23,7 @@ from activities.dispatch import DispatchActivities
 from activities.governor import GovernorActivities
 from activities.slack import SlackActivities, slack_client
 from clients.akku.client import AkkuClient
+from riposte.pseudonyms import RunNames
 from riposte.settings import Settings
 from riposte.temporal import make_client
 from workflows.alert import AlertWorkflow
@@ -40,7 +41,7 @@ async def activities(settings: Settings, client: Client, task_queue: str) -> Asy
     async with AkkuClient.from_settings(settings) as akku:
         slack = slack_client(settings)
         akku_acts = AkkuActivities(akku)
-        dispatch = DispatchActivities(akku, client, task_queue)
+        dispatch = DispatchActivities(akku, client, task_queue, RunNames.from_settings(settings))
         governor = GovernorActivities(client, task_queue)
         slack_acts = SlackActivities(slack, settings)
         yield [

@@ -24,19 +24,17 @@ from clients.akku.client import AkkuClient
 from riposte import search_attributes as sa
 from riposte.models.enrichment import EvidenceRequest
 from riposte.models.runs import DispatchRequest, DispatchResult, Finding, InvestigationInput
+from riposte.pseudonyms import RunNames
 
 SIGNAL_CONCURRENCY = 20
 
 
-def investigation_id(actor_id: str) -> str:
-    return f"investigation-{actor_id}"
-
-
 class DispatchActivities:
-    def __init__(self, akku: AkkuClient, client: Client, task_queue: str) -> None:
+    def __init__(self, akku: AkkuClient, client: Client, task_queue: str, names: RunNames | None = None) -> None:
         self._akku = akku
         self._client = client
         self._task_queue = task_queue
+        self._names = names or RunNames(None)
 
     @activity.defn(name="Enrich actors in Akku and open investigations")
     async def enrich_and_dispatch(self, request: DispatchRequest) -> DispatchResult:
@@ -57,7 +55,7 @@ class DispatchActivities:
         async def hand_over(finding: Finding) -> str:
             async with gate:
                 activity.heartbeat(finding.evidence.actor_id)
-                workflow_id = investigation_id(finding.evidence.actor_id)
+                workflow_id = self._names.investigation_id(finding.evidence.actor_id)
                 await self._client.start_workflow(
                     "InvestigationWorkflow",
                     InvestigationInput(actor_id=finding.evidence.actor_id, options=request.options),
@@ -68,7 +66,7 @@ class DispatchActivities:
                     start_signal_args=[finding],
                     search_attributes=TypedSearchAttributes(
                         [
-                            SearchAttributePair(sa.ACTOR, finding.evidence.actor_id),
+                            SearchAttributePair(sa.ACTOR, self._names.actor_ref(finding.evidence.actor_id)),
                             SearchAttributePair(sa.DETECTION, [finding.alert.detection.value]),
                             SearchAttributePair(sa.SOURCE, finding.alert.source.value),
                             SearchAttributePair(sa.PLAYBOOK, request.playbook.name),

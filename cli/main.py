@@ -224,9 +224,13 @@ def simulate_slack(
 # --- operators ---------------------------------------------------------------------------
 
 
-def investigation_id(run_ref: str) -> str:
-    """Accept a workflow id or a bare Akku actor id."""
-    return run_ref if "-" in run_ref and not run_ref.startswith("u_") else f"investigation-{run_ref}"
+def investigation_id(settings: Settings, run_ref: str) -> str:
+    """Accept a workflow id or a bare Akku actor id (mapped to its pseudonym when encryption is on)."""
+    from riposte.pseudonyms import RunNames
+
+    if "-" in run_ref and not run_ref.startswith("u_"):
+        return run_ref
+    return RunNames.from_settings(settings).investigation_id(run_ref)
 
 
 def _decide(run_ref: str, approve: bool, option: str | None, operator: str | None) -> int:
@@ -235,7 +239,11 @@ def _decide(run_ref: str, approve: bool, option: str | None, operator: str | Non
     settings = settings_or_exit()
     return run(
         decide(
-            settings, investigation_id(run_ref), approve=approve, option=option, operator=operator or getpass.getuser()
+            settings,
+            investigation_id(settings, run_ref),
+            approve=approve,
+            option=option,
+            operator=operator or getpass.getuser(),
         )
     )
 
@@ -303,7 +311,7 @@ def show(run_ref: RunArg) -> None:
     from cli.operators import show_run
 
     settings = settings_or_exit()
-    raise typer.Exit(run(show_run(settings, investigation_id(run_ref), console)))
+    raise typer.Exit(run(show_run(settings, investigation_id(settings, run_ref), console)))
 
 
 @app.command()

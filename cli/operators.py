@@ -14,6 +14,7 @@ from temporalio.worker import Replayer
 
 from riposte import search_attributes as sa
 from riposte.models.runs import DecisionAck, DecisionRequest, InvestigationOutcome, InvestigationStatus
+from riposte.pseudonyms import RunNames
 from riposte.settings import Settings
 from riposte.temporal import data_converter, make_client, run_url
 
@@ -79,7 +80,8 @@ async def list_runs(
 ) -> list[tuple[str, ...]]:
     client = await _client(settings)
     clauses = ["WorkflowType = 'InvestigationWorkflow'"]
-    for key, value in ((sa.ACTOR, actor), (sa.DETECTION, detection), (sa.DECISION, decision)):
+    actor_ref = RunNames.from_settings(settings).actor_ref(actor) if actor else None
+    for key, value in ((sa.ACTOR, actor_ref), (sa.DETECTION, detection), (sa.DECISION, decision)):
         if value:
             clauses.append(f"{key.name} = {json.dumps(value)}")
     if status:

@@ -87,6 +87,7 @@ async def _serve(app: FastAPI, host: str, port: int, servers: list[uvicorn.Serve
 @contextlib.asynccontextmanager
 async def embedded_stack(settings: Settings, options: StackOptions) -> AsyncIterator[Stack]:
     from gateway.app import create_app as gateway_app
+    from gateway.codec import mount_codec
     from gateway.slack_interactions import build_slack_router
     from worker import running_worker
 
@@ -131,6 +132,7 @@ async def embedded_stack(settings: Settings, options: StackOptions) -> AsyncIter
 
         router = build_slack_router(settings, get_client)
         gateway = gateway_app(settings, client=client, extra_routers=[router])
+        mount_codec(gateway, settings)  # only with payload encryption on
         tasks.append(await _serve(gateway, settings.riposte_http_host, settings.riposte_http_port, servers))
 
         async with contextlib.AsyncExitStack() as exits:

@@ -9,6 +9,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from gateway.app import create_app
+from gateway.codec import mount_codec
 from riposte.settings import Settings
 
 TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&\s\"]*", re.IGNORECASE)
@@ -40,6 +41,7 @@ def build_app(settings: Settings) -> FastAPI:
 
     app = create_app(settings)
     app.include_router(build_slack_router(settings, app.state.temporal.get))
+    mount_codec(app, settings)
     return app
 
 

@@ -19,6 +19,7 @@ from playbooks.schema import PlaybookSnapshot
 from riposte import search_attributes as sa
 from riposte.models.alert import Alert, IdentityKind
 from riposte.models.runs import AlertRunInput, RunOptions
+from riposte.pseudonyms import RunNames
 from riposte.settings import Settings
 from riposte.temporal import run_url
 
@@ -81,7 +82,7 @@ async def start_alert_run(client: Client, alert: Alert, playbook: PlaybookSnapsh
     ]
     ids = [a.value for a in alert.actors if a.kind is IdentityKind.AKKU_ID]
     if len(alert.actors) == 1 and ids:
-        attributes.append(SearchAttributePair(sa.ACTOR, ids[0]))
+        attributes.append(SearchAttributePair(sa.ACTOR, RunNames.from_settings(settings).actor_ref(ids[0])))
     options = RunOptions(
         dry_run=settings.riposte_dry_run or playbook.playbook.dry_run,
         ui_url=settings.ui_url,

@@ -42,6 +42,17 @@ def parse_keys(spec: str) -> dict[str, bytes]:
     return keys
 
 
+def parse_tokens(spec: str) -> dict[str, str]:
+    """The codec endpoint's operator tokens, `alice:tok1,bob:tok2` -> {token: operator name}."""
+    tokens: dict[str, str] = {}
+    for part in [p.strip() for p in spec.split(",") if p.strip()]:
+        name, sep, token = part.partition(":")
+        if not sep or not name or len(token) < 16:
+            raise CodecKeyError("each entry is <operator>:<token of 16+ characters>")
+        tokens[token] = name
+    return tokens
+
+
 class EncryptionCodec(PayloadCodec):
     def __init__(self, keys: dict[str, bytes]) -> None:
         if not keys:

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Values the embedded stack (riposte dev, tests) uses when nothing else is set.
@@ -68,6 +68,24 @@ class Settings(BaseSettings):
         default=None,
         description="payload encryption: 'kid:base64(32 bytes)', comma-separated, newest first; unset = off",
     )
+    riposte_pseudonym_key: SecretStr | None = Field(
+        default=None,
+        description="with payload encryption: the key (32+ characters) behind the pseudonyms that replace Akku "
+        "actor ids in workflow ids and search attributes; keep it across payload-key rotations",
+    )
+    riposte_codec_tokens: SecretStr | None = Field(
+        default=None, description="codec endpoint: 'operator:token', comma-separated (temporal CLI --codec-auth)"
+    )
+    riposte_codec_jwks_url: str | None = Field(
+        default=None, description="codec endpoint: JWKS of the identity provider behind the Temporal UI's login"
+    )
+    riposte_codec_audience: str | None = Field(default=None, description="codec endpoint: the tokens' audience")
+    riposte_codec_allowed: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="codec endpoint: emails or subjects allowed to see decoded payloads"
+    )
+    riposte_codec_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="codec endpoint: browser origins allowed (CORS); default the Temporal UI"
+    )
     riposte_sources_file: Path | None = Field(
         default=None, description="YAML overriding the gateway's per-source settings (config/sources.yaml)"
     )
@@ -78,6 +96,41 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("riposte_codec_allowed", "riposte_codec_origins", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("riposte_codec_tokens")
+    @classmethod
+    def _codec_tokens(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from riposte.codec import CodecKeyError, parse_tokens
+
+            try:
+                parse_tokens(value.get_secret_value())
+            except CodecKeyError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("riposte_pseudonym_key")
+    @classmethod
+    def _pseudonym_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (e.g. `openssl rand -base64 32`)")
+        return value
+
+    @model_validator(mode="after")
+    def _pseudonyms_with_encryption(self) -> Settings:
+        if self.riposte_payload_keys is not None and self.riposte_pseudonym_key is None:
+            raise ValueError(
+                "RIPOSTE_PSEUDONYM_KEY is required with RIPOSTE_PAYLOAD_KEYS: workflow ids and search "
+                "attributes are not encrypted, so actor ids there are replaced by keyed pseudonyms"
+            )
+        return self
 
     @field_validator("riposte_webhook_secret", mode="before")
     @classmethod

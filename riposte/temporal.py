@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from temporalio.client import Client, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 
 from riposte.settings import Settings
 
@@ -20,7 +20,12 @@ def data_converter(settings: Settings | None = None) -> DataConverter:
     from riposte.codec import EncryptionCodec, parse_keys
 
     codec = EncryptionCodec(parse_keys(settings.riposte_payload_keys.get_secret_value()))
-    return dataclasses.replace(pydantic_data_converter, payload_codec=codec)
+    # failure messages and stack traces move into the encoded attributes, so the codec seals them too
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=codec,
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
 
 
 def tls_config(settings: Settings) -> TLSConfig | bool:
