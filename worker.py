@@ -38,12 +38,13 @@ WORKFLOWS: Sequence[type] = (AlertWorkflow, InvestigationWorkflow, ActionGoverno
 @contextlib.asynccontextmanager
 async def activities(settings: Settings, client: Client, task_queue: str) -> AsyncIterator[list[Callable[..., Any]]]:
     """Every activity, bound to clients built once and closed on the way out."""
-    async with AkkuClient.from_settings(settings) as akku:
+    async with AkkuClient.from_settings(settings) as akku, contextlib.AsyncExitStack() as exits:
         slack = slack_client(settings)
         akku_acts = AkkuActivities(akku)
         dispatch = DispatchActivities(akku, client, task_queue, RunNames.from_settings(settings))
         governor = GovernorActivities(client, task_queue)
         slack_acts = SlackActivities(slack, settings)
+        exits.push_async_callback(governor.aclose)
         yield [
             akku_acts.resolve_identities,
             akku_acts.collect_evidence,

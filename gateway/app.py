@@ -39,6 +39,18 @@ from riposte.settings import Settings
 log = logging.getLogger("riposte.gateway")
 SOURCES = ("splunk", "sentinel", "elastic", "generic")
 RETRY_AFTER = "5"
+# Temporal answers worth a 503 + Retry-After (the sender retries); anything else is a 500 with a reason
+TRANSIENT = frozenset(
+    {
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.DEADLINE_EXCEEDED,
+        RPCStatusCode.RESOURCE_EXHAUSTED,
+        RPCStatusCode.ABORTED,
+        RPCStatusCode.CANCELLED,
+        RPCStatusCode.INTERNAL,
+        RPCStatusCode.UNKNOWN,
+    }
+)
 REQUEST_TIMEOUT = 20.0
 
 
@@ -147,12 +159,12 @@ def create_app(
                 runs.append(await start_alert_run(client, part, snapshot, settings))
                 metrics.start_latency.labels(source).observe(time.perf_counter() - started_at)
         except (TemporalUnavailable, RPCError) as exc:
-            if isinstance(exc, RPCError) and exc.status not in (
-                RPCStatusCode.UNAVAILABLE,
-                RPCStatusCode.DEADLINE_EXCEEDED,
-                RPCStatusCode.RESOURCE_EXHAUSTED,
-            ):
-                raise
+            if isinstance(exc, RPCError) and exc.status not in TRANSIENT:
+                # Temporal refused for a reason retrying will not fix (namespace, permissions, ...)
+                log.error("Temporal refused to start a %s run: %s %s", source, exc.status.name, exc.message)
+                raise GatewayError(
+                    500, "temporal_refused", f"Temporal refused the start ({exc.status.name}); see the gateway log"
+                ) from None
             raise GatewayError(
                 503, "temporal_unavailable", "cannot start the run now; retry", headers={"Retry-After": RETRY_AFTER}
             ) from None

@@ -2,9 +2,10 @@
 
 "At most N automatic actions in any rolling window W" must hold across all concurrent
 investigations and all workers, so the counter lives in a Temporal workflow, not in a
-process: permits are asked for with update-with-start (activities/governor.py), and
-update handlers run one at a time, so two racing requests can never both take the
-last permit. Answers are remembered by key, so a retried request is answered the same.
+process: permits are asked for with update-with-start (activities/governor.py, which
+coalesces a worker's concurrent requests into one `acquire_batch` update), and update
+handlers run one at a time, so two racing requests can never both take the last permit.
+Answers are remembered by key, so a retried request is answered the same.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ with workflow.unsafe.imports_passed_through():
         GovernorInput,
         GovernorState,
         Grant,
+        PermitBatch,
+        PermitBatchDecision,
         PermitDecision,
         PermitRequest,
     )
@@ -44,8 +47,19 @@ class ActionGovernor:
     @workflow.update(name="acquire")
     def acquire(self, request: PermitRequest) -> PermitDecision:
         self._updates += 1
-        now = workflow.now()
         self._state = self._pruned()
+        return self._decide(request)
+
+    @workflow.update(name="acquire_batch")
+    def acquire_batch(self, batch: PermitBatch) -> PermitBatchDecision:
+        """Several requests in one update (activities/governor.py coalesces a worker's requests):
+        answered in order, in one handler run, so they are as atomic as single requests."""
+        self._updates += 1
+        self._state = self._pruned()
+        return PermitBatchDecision(decisions=[self._decide(request) for request in batch.requests])
+
+    def _decide(self, request: PermitRequest) -> PermitDecision:
+        now = workflow.now()
         window_start = now - timedelta(seconds=request.window_seconds)
         used = sum(g.count for g in self._state.grants if g.at > window_start)
         previous = self._state.answered.get(request.key)

@@ -44,3 +44,13 @@ class GovernorState(Model):
 
 class GovernorInput(Model):
     state: GovernorState = Field(default_factory=GovernorState)
+
+
+class PermitBatch(Model):
+    """Permit requests of one worker process, answered in one update (in order, atomically)."""
+
+    requests: list[PermitRequest] = Field(min_length=1, max_length=500)
+
+
+class PermitBatchDecision(Model):
+    decisions: list[PermitDecision]

@@ -226,6 +226,22 @@ async def test_temporal_unreachable_is_503_with_retry_after(task_queue: str) -> 
         assert (await http.get(f"{url}/healthz")).status_code == 200
 
 
+async def test_a_start_temporal_refuses_for_good_is_a_500_with_a_reason(
+    client: Client, task_queue: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = settings_for(
+        task_queue, temporal_address=client.service_client.config.target_host, temporal_namespace="no-such-namespace"
+    )
+    async with running_app(create_app(settings, playbooks=PLAYBOOKS)) as url, httpx.AsyncClient() as http:
+        answer = await http.post(
+            f"{url}/webhooks/generic", json=samples.generic_payload(FACTS), headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+    assert answer.status_code == 500 and "Retry-After" not in answer.headers
+    assert answer.json()["error"]["code"] == "temporal_refused"
+    assert "NOT_FOUND" in answer.json()["error"]["message"]
+    assert any(r.levelname == "ERROR" and "Temporal refused" in r.getMessage() for r in caplog.records)
+
+
 async def test_rate_limit_answers_429(client: Client, task_queue: str) -> None:
     from gateway.config import GatewayConfig, RateLimit, SourceConfig
 
