@@ -23,6 +23,7 @@ from activities.dispatch import DispatchActivities
 from activities.governor import GovernorActivities
 from activities.slack import SlackActivities, slack_client
 from clients.akku.client import AkkuClient
+from riposte.models.governor import governor_task_queue
 from riposte.pseudonyms import RunNames
 from riposte.settings import Settings
 from riposte.temporal import make_client
@@ -32,6 +33,8 @@ from workflows.investigation import InvestigationWorkflow
 
 log = logging.getLogger("riposte.worker")
 
+# ActionGovernor stays registered on the main queue for governors started there before it had a
+# queue of its own: they move over at their next continue-as-new (workflows/governor.py).
 WORKFLOWS: Sequence[type] = (AlertWorkflow, InvestigationWorkflow, ActionGovernor)
 
 
@@ -72,7 +75,9 @@ async def running_worker(settings: Settings, client: Client, *, task_queue: str 
             activities=acts,
             graceful_shutdown_timeout=timedelta(seconds=10),
         )
-        async with worker:
+        # the governor's own queue: permits keep flowing while a storm backs up the main one
+        governor = Worker(client, task_queue=governor_task_queue(queue), workflows=[ActionGovernor])
+        async with worker, governor:
             yield worker
 
 

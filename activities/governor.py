@@ -24,6 +24,7 @@ from riposte.models.governor import (
     PermitBatchDecision,
     PermitDecision,
     PermitRequest,
+    governor_task_queue,
     governor_workflow_id,
 )
 
@@ -62,7 +63,7 @@ class PermitBatcher:
                 "ActionGovernor",
                 GovernorInput(),
                 id=governor_workflow_id(self._task_queue),
-                task_queue=self._task_queue,
+                task_queue=governor_task_queue(self._task_queue),
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 static_summary="Rations automatic account actions across every run",
             )

@@ -183,7 +183,7 @@ async def run(quick: bool, console: Console) -> list[Row]:
             Row(
                 f"storm: one alert naming {st['people']}",
                 f"{st['wall']:.0f} s until {st['decided']} of {st['people']} acted on in Akku; {st['enrichment_calls']} enrichment calls; largest history "
-                f"{st['largest_events']} events / {st['largest_bytes'] / 1024:.0f} KB; {st['locks']} automatic locks (limit lifted)",
+                f"{st['largest_events']} events / {st['largest_bytes'] / 1024:.0f} KB ({st['largest_kind']}); {st['locks']} automatic locks (limit lifted)",
                 "",
                 "",
                 "≤ 50 calls for 5,000",
@@ -251,7 +251,8 @@ def main() -> int:
     rows = asyncio.run(run(args.quick, console))
     render(rows, console)
     command = "python -m bench" + (" --quick" if args.quick else "")
-    args.out.write_text(markdown(rows, command) + BENCH_NOTES)
+    findings = (REPO / "bench" / "findings.md").read_text()  # what changed the figures, kept by hand
+    args.out.write_text(markdown(rows, command) + BENCH_NOTES + "\n" + findings)
     console.print(f"wrote {args.out}")
     return 0
 

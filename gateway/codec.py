@@ -31,6 +31,8 @@ from fastapi.responses import JSONResponse, Response
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
+from gateway.errors import GatewayError
+from gateway.limits import read_body
 from riposte.codec import CodecKeyError, EncryptionCodec, parse_keys, parse_tokens
 from riposte.settings import Settings
 
@@ -117,9 +119,10 @@ def build_codec_router(settings: Settings) -> APIRouter | None:
         except Refused as refused:
             log.warning("codec %s refused for %s: %s", direction, client, refused.reason)
             return JSONResponse({"error": refused.reason}, status_code=refused.status)
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return JSONResponse({"error": f"body over {MAX_BODY} bytes"}, status_code=413)
+        try:
+            body = await read_body(request, MAX_BODY)
+        except GatewayError as exc:
+            return JSONResponse({"error": exc.message}, status_code=exc.status)
         try:
             payloads = json_format.Parse(body or b"{}", Payloads())
         except json_format.ParseError as exc:

@@ -2,7 +2,8 @@
 
 "At most N automatic actions in any rolling window W" must hold across all concurrent
 investigations and all workers, so the counter lives in a Temporal workflow, not in a
-process: permits are asked for with update-with-start (activities/governor.py, which
+process, on a task queue of its own so that its updates never wait behind a storm of
+investigation tasks: permits are asked for with update-with-start (activities/governor.py, which
 coalesces a worker's concurrent requests into one `acquire_batch` update), and update
 handlers run one at a time, so two racing requests can never both take the last permit.
 Answers are remembered by key, so a retried request is answered the same.
@@ -23,10 +24,13 @@ with workflow.unsafe.imports_passed_through():
         PermitBatchDecision,
         PermitDecision,
         PermitRequest,
+        governor_task_queue,
     )
 
 MEMORY = timedelta(hours=24)  # longest window honoured; answers are kept as long
 MAX_UPDATES_PER_RUN = 500  # continue-as-new well before the history grows large
+# workflow.patched() id (see tests/histories/)
+OWN_TASK_QUEUE = "governor-own-task-queue-v1"
 
 
 @workflow.defn(name="ActionGovernor")
@@ -42,6 +46,11 @@ class ActionGovernor:
             lambda: self._updates >= MAX_UPDATES_PER_RUN or workflow.info().is_continue_as_new_suggested()
         )
         await workflow.wait_condition(workflow.all_handlers_finished)
+        if workflow.patched(OWN_TASK_QUEUE):
+            # a governor started on the main queue (before it had its own) moves to its own queue
+            workflow.continue_as_new(
+                GovernorInput(state=self._pruned()), task_queue=governor_task_queue(workflow.info().task_queue)
+            )
         workflow.continue_as_new(GovernorInput(state=self._pruned()))
 
     @workflow.update(name="acquire")

@@ -342,11 +342,6 @@ class AkkuClient:
             actor_id, ActionKind.LOCK, reason=reason, reference=reference, idempotency_key=idempotency_key
         )
 
-    async def unlock(self, actor_id: str, *, reason: str, reference: str, idempotency_key: str) -> ActionResponse:
-        return await self.act(
-            actor_id, ActionKind.UNLOCK, reason=reason, reference=reference, idempotency_key=idempotency_key
-        )
-
     async def force_password_reset(
         self, actor_id: str, *, reason: str, reference: str, idempotency_key: str
     ) -> ActionResponse:
@@ -356,30 +351,6 @@ class AkkuClient:
             reason=reason,
             reference=reference,
             idempotency_key=idempotency_key,
-        )
-
-    async def revoke_sessions(
-        self, actor_id: str, *, reason: str, reference: str, idempotency_key: str
-    ) -> ActionResponse:
-        return await self.act(
-            actor_id, ActionKind.REVOKE_SESSIONS, reason=reason, reference=reference, idempotency_key=idempotency_key
-        )
-
-    async def reset_mfa(self, actor_id: str, *, reason: str, reference: str, idempotency_key: str) -> ActionResponse:
-        return await self.act(
-            actor_id, ActionKind.RESET_MFA, reason=reason, reference=reference, idempotency_key=idempotency_key
-        )
-
-    async def revoke_role(
-        self, actor_id: str, role: str, *, reason: str, reference: str, idempotency_key: str
-    ) -> ActionResponse:
-        return await self.act(
-            actor_id,
-            ActionKind.REVOKE_ROLE,
-            reason=reason,
-            reference=reference,
-            idempotency_key=idempotency_key,
-            role=role,
         )
 
     # --- audit and metrics ----------------------------------------------------------------

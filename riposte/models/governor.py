@@ -8,10 +8,20 @@ from pydantic import Field
 
 from riposte.models.common import Model
 
+GOVERNOR_QUEUE_SUFFIX = "-governor"
+
 
 def governor_workflow_id(task_queue: str) -> str:
     """One governor per task queue: the deployment's unit, and its workers run the governor."""
     return f"riposte-action-governor/{task_queue}"
+
+
+def governor_task_queue(task_queue: str) -> str:
+    """The governor's own task queue: its updates never wait behind a storm of investigations'
+    workflow tasks on the main queue (every worker also polls this one)."""
+    if task_queue.endswith(GOVERNOR_QUEUE_SUFFIX):
+        return task_queue
+    return f"{task_queue}{GOVERNOR_QUEUE_SUFFIX}"
 
 
 class PermitRequest(Model):

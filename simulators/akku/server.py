@@ -120,6 +120,7 @@ class FaultInjector:
             "status": None,
         }
         self.store.requests.append(entry)
+        self.store.request_counts[f"{entry['method']} {entry['path']}"] += 1
         if self.config.latency_ms:
             await asyncio.sleep(self.config.latency_ms / 1000)
         fault = self._draw(entry["path"])
@@ -497,7 +498,8 @@ def _controls(app: FastAPI, store: Store, written: WriteLog) -> None:
 
     @app.get("/_sim/requests")
     async def requests(limit: int = 1000) -> dict[str, Any]:
-        return {"requests": list(store.requests)[-limit:]}
+        """The most recent requests (the log keeps 20,000) and a count of every request by route."""
+        return {"requests": list(store.requests)[-limit:], "counts": dict(store.request_counts)}
 
     @app.post("/_sim/faults")
     async def set_faults(faults: Faults) -> dict[str, Any]:

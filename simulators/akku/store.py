@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -55,6 +55,7 @@ class Store:
     by_actor: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # each actor's events, in order
     writes: list[dict[str, Any]] = field(default_factory=list)
     requests: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=20_000))
+    request_counts: Counter[str] = field(default_factory=Counter)  # "METHOD /path" -> requests, all time
     faults: dict[str, Any] | None = None
     fault_rng: random.Random = field(default_factory=random.Random)
     used: set[str] = field(default_factory=set)  # actors already given a scenario

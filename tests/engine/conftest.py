@@ -20,6 +20,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from cli.stack import Stack, StackOptions, embedded_stack
+from riposte.models.governor import governor_task_queue
 from riposte.settings import Settings, load_settings
 from tests.support.servers import free_port
 
@@ -60,7 +61,7 @@ async def running_stack(
 
 async def terminate_open_workflows(client: Client, task_queue: str) -> None:
     """Visibility lags a little behind starts: sweep until a listing comes back empty twice."""
-    query = f"TaskQueue = '{task_queue}' AND ExecutionStatus = 'Running'"
+    query = f"(TaskQueue = '{task_queue}' OR TaskQueue = '{governor_task_queue(task_queue)}') AND ExecutionStatus = 'Running'"
     empty = 0
     for _ in range(50):
         found = 0

@@ -191,6 +191,8 @@ async def test_bad_bodies_and_payloads_that_do_not_open_are_4xx(gateway: str) ->
     answer = await post(gateway, "decode", body(foreign), ALICE)
     assert answer.status_code == 422 and "k9" in answer.json()["error"]
     assert (await post(gateway, "decode", body(PLAIN), ALICE)).status_code == 200  # not sealed: passes as is
+    huge = body(Payload(metadata={"encoding": b"json/plain"}, data=b"x" * (5 * 1024 * 1024)))
+    assert (await post(gateway, "decode", huge, ALICE)).status_code == 413
 
 
 async def test_without_encryption_there_is_no_codec_endpoint() -> None:
