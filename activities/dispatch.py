@@ -10,6 +10,7 @@ each investigation ignores a finding id it has already seen.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from temporalio import activity
 from temporalio.client import Client
@@ -27,6 +28,13 @@ from riposte.models.runs import DispatchRequest, DispatchResult, Finding, Invest
 from riposte.pseudonyms import RunNames
 
 SIGNAL_CONCURRENCY = 20
+HEARTBEAT_EVERY = 5.0  # seconds; the alert run's heartbeat timeout for this activity is 20 s
+
+
+async def _heartbeat_every(seconds: float, progress: Callable[[], str]) -> None:
+    while True:
+        activity.heartbeat(progress())
+        await asyncio.sleep(seconds)
 
 
 class DispatchActivities:
@@ -51,10 +59,10 @@ class DispatchActivities:
         )
         activity.heartbeat("enriched")
         gate = asyncio.Semaphore(SIGNAL_CONCURRENCY)
+        handed: list[str] = []
 
         async def hand_over(finding: Finding) -> str:
             async with gate:
-                activity.heartbeat(finding.evidence.actor_id)
                 workflow_id = self._names.investigation_id(finding.evidence.actor_id)
                 await self._client.start_workflow(
                     "InvestigationWorkflow",
@@ -75,6 +83,7 @@ class DispatchActivities:
                     ),
                     static_summary=f"Investigation of {finding.evidence.actor_id}",
                 )
+                handed.append(workflow_id)
                 return workflow_id
 
         findings = [
@@ -88,7 +97,14 @@ class DispatchActivities:
             for evidence in batch.evidence
             if evidence.known
         ]
-        ids = await asyncio.gather(*(hand_over(f) for f in findings))
+        # Heartbeat on a clock while signals are in flight: when Temporal is saturated (a storm) a
+        # single signal-with-start can take longer than the heartbeat timeout, and a batch must not
+        # be retried (re-reading Akku) only because its calls are slow. A dead worker stops the clock.
+        ticker = asyncio.create_task(_heartbeat_every(HEARTBEAT_EVERY, lambda: f"{len(handed)} handed over"))
+        try:
+            ids = await asyncio.gather(*(hand_over(f) for f in findings))
+        finally:
+            ticker.cancel()
         return DispatchResult(
             investigations=list(ids),
             unknown_actor_ids=batch.unknown_actor_ids,

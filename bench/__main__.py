@@ -183,7 +183,7 @@ async def run(quick: bool, console: Console) -> list[Row]:
             Row(
                 f"storm: one alert naming {st['people']}",
                 f"{st['wall']:.0f} s until {st['decided']} of {st['people']} acted on in Akku; {st['enrichment_calls']} enrichment calls; largest history "
-                f"{st['largest_events']} events / {st['largest_bytes'] / 1024:.0f} KB ({st['largest_kind']}); {st['locks']} automatic locks (limit lifted)",
+                f"{st['largest_events']} events / {st['largest_bytes'] / 1024:.0f} KB ({st['largest_kind']}); {st['locks']} automatic locks (limit lifted); peak RSS of the stack process {st['peak_rss_mb']:.0f} MB",
                 "",
                 "",
                 "≤ 50 calls for 5,000",
@@ -260,19 +260,22 @@ def main() -> int:
 BENCH_NOTES = """
 ## How each figure is taken
 
-- **Baseline**: a workflow of three sequential no-op activities, one at a time and with 32
-  concurrent starters; a signal and an update to a running workflow; a raw `start_workflow`
+- **Baseline**: a workflow of three sequential no-op activities, one at a time (after 10
+  warm-up runs) and with 32 concurrent starters; a signal and an update to a running workflow; a raw `start_workflow`
   loop (8 concurrent) to a queue with no worker.
 - **Alert → first Akku write**: an MFA-fatigue alert about one person POSTed to the real gateway
   (Standard Webhooks signed), enriched in the Akku simulator, scored, acted on; the time is the
-  simulator's write timestamp minus the POST's start.
+  simulator's write timestamp minus the POST's start (after 3 warm-up alerts).
 - **Sustained**: alerts offered at a fixed rate regardless of answers (open loop), stepping up
   until not every alert is decided within three times the step or p99 passes 10 s.
-- **Gateway ingest**: 202s from a gateway whose queue has no worker (starting is all it does).
+- **Gateway ingest**: 202s from a `riposte gateway` process (as deployed) whose queue has no
+  worker (starting is all it does), 8 concurrent senders, the source rate limit lifted.
 - **Slack click → Akku write**: a signed `block_actions` POST through the Slack simulator to the
   gateway, the `decide` update, and the approved action in Akku.
-- **Storm**: one credential-stuffing alert naming N people: wall time until every investigation
-  decided, Akku batch queries, the largest history, and automatic locks against the governor's 25.
+- **Storm**: one credential-stuffing alert naming N people (the automatic-action limit lifted):
+  wall time until every named person is acted on in Akku, Akku batch queries (counted by route
+  in the simulator), the largest history (alert runs and an investigation), automatic locks,
+  and the peak RSS of the stack's process (worker, gateway and simulators together) meanwhile.
 - **Memory**: VmRSS of a separate `riposte worker` process holding N started investigations that
   wait (no finding yet): the SDK's workflow cache (1,000 by default) bounds what stays in memory.
 """

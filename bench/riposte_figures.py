@@ -217,6 +217,26 @@ QUERY = "POST /v1/auth-events/query"
 
 async def storm(stack: Stack, people: int) -> dict[str, Any]:
     sim = driver.simulator_root(stack.akku_url)
+    peak = 0.0
+    stop = asyncio.Event()
+
+    async def sample_rss() -> None:  # the stack's process: the worker, with the gateway and simulators beside it
+        nonlocal peak
+        while not stop.is_set():
+            peak = max(peak, rss_mb(os.getpid()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.5)
+
+    sampler = asyncio.create_task(sample_rss())
+    try:
+        figures = await _storm(stack, sim, people)
+    finally:
+        stop.set()
+        await sampler
+    return {**figures, "peak_rss_mb": peak}
+
+
+async def _storm(stack: Stack, sim: str, people: int) -> dict[str, Any]:
     async with httpx.AsyncClient(timeout=120) as http:
         before = (await http.get(f"{sim}/_sim/requests?limit=1")).json()["counts"].get(QUERY, 0)
         facts = await driver.load_scenario(http, stack, "credential_stuffing", count=people)

@@ -13,6 +13,7 @@ import bisect
 import contextlib
 import hmac
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -102,6 +103,14 @@ def _ts(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+ONE_USER = re.compile(r"^/v1/users/(?!batch$)[^/]+")
+
+
+def route(path: str) -> str:
+    """A request path as its route: `/v1/users/u_48213/lock` -> `/v1/users/{actor_id}/lock`."""
+    return ONE_USER.sub("/v1/users/{actor_id}", path)
+
+
 class FaultInjector:
     """ASGI middleware: decides per /api request whether to fail it, before the app sees it."""
 
@@ -120,7 +129,7 @@ class FaultInjector:
             "status": None,
         }
         self.store.requests.append(entry)
-        self.store.request_counts[f"{entry['method']} {entry['path']}"] += 1
+        self.store.request_counts[f"{entry['method']} {route(entry['path'])}"] += 1
         if self.config.latency_ms:
             await asyncio.sleep(self.config.latency_ms / 1000)
         fault = self._draw(entry["path"])

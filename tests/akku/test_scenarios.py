@@ -281,3 +281,5 @@ async def test_the_write_log_filters_pages_and_waits_for_the_next_write(fresh: t
         started = time.monotonic()
         empty = (await http.get(f"{sim}/_sim/writes", params={"after": 2, "wait": 0.3})).json()
         assert empty == {"writes": [], "next": 2} and time.monotonic() - started >= 0.3
+        counts = (await http.get(f"{sim}/_sim/requests")).json()["counts"]
+    assert counts["POST /v1/users/{actor_id}/lock"] == 2  # counted by route, for the life of the simulator
