@@ -46,7 +46,9 @@ ACTORS_PER_RUN = 1000  # keeps every run's input far below Temporal's payload li
 def split(alert: Alert, size: int = ACTORS_PER_RUN) -> list[Alert]:
     """An alert naming thousands of people fans out into runs of `size`, each with its own dedup key.
 
-    The source IPs travel with the first part only, so their alert-wide view is taken once.
+    The source IPs travel with the first part only, so their alert-wide view is taken once; no
+    part adds the people seen from those IPs, since the alert names them in one part or another
+    (a credential-stuffing alert's IPs touch every named account: each part would enrich all of them).
     """
     if len(alert.actors) <= size:
         return [alert]
@@ -57,6 +59,7 @@ def split(alert: Alert, size: int = ACTORS_PER_RUN) -> list[Alert]:
                 "actors": chunk,
                 "dedup_key": f"{alert.dedup_key}#{n + 1}/{len(chunks)}",
                 "source_ips": alert.source_ips if n == 0 else [],
+                "add_actors_seen_from_ips": False,
             }
         )
         for n, chunk in enumerate(chunks)

@@ -71,7 +71,8 @@ class AlertWorkflow:
                 retry_policy=AKKU_READ,
             )
             ip_stats = activity.stats
-            actor_ids.update(dict.fromkeys(activity.actor_ids))
+            if alert.add_actors_seen_from_ips:
+                actor_ids.update(dict.fromkeys(activity.actor_ids))
 
         actors = list(actor_ids)[:MAX_ACTORS]
         context = AlertContext(actor_count=len(actors), ip_stats=ip_stats[:LIST_CAP])

@@ -40,6 +40,11 @@ class Alert(Model):
     severity: Severity = Severity.MEDIUM
     actors: list[ActorRef] = Field(default_factory=list)
     source_ips: list[str] = Field(default_factory=list)
+    add_actors_seen_from_ips: bool = Field(
+        default=True,
+        description="investigate the other people seen from source_ips too; off for the parts of an alert "
+        "split by the gateway, which name everyone already (each part would otherwise pull in all of them)",
+    )
     window_start: datetime | None = None
     window_end: datetime | None = None
     siem_url: str | None = None

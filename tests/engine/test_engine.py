@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -216,3 +217,40 @@ async def test_dry_run_decides_and_records_but_never_writes(client: Any, task_qu
         assert {r.status for r in decision.results} == {"dry_run"}
         assert {r.action.value for r in decision.results} == {"reset_mfa", "force_password_reset"}
         assert await writes(dry) == []
+
+
+async def test_people_seen_from_the_source_ips_join_unless_the_alert_is_a_split_part(stack: Stack) -> None:
+    """A brute-force alert naming one person and the attacking IP: the IP's other victims are
+    investigated too; a part of a split alert (which names everyone itself) adds nobody."""
+    from gateway.starter import split, start_alert_run
+    from playbooks.loader import PlaybookSet
+    from riposte.models.alert import ActorRef, Alert, IdentityKind, Source
+    from riposte.models.common import DetectionType
+
+    async with httpx.AsyncClient(timeout=30) as http:
+        facts = await driver.load_scenario(http, stack, "brute_force")
+    named = facts["actor_ids"][0]
+    alert = Alert(
+        source=Source.GENERIC,
+        dedup_key=f"ip-expansion-{stack.settings.temporal_task_queue}",
+        rule_name=facts["rule_name"],
+        detection=DetectionType.BRUTE_FORCE,
+        actors=[ActorRef(kind=IdentityKind.AKKU_ID, value=named)],
+        source_ips=facts["source_ips"],
+        received_at=datetime.now(UTC),
+    )
+    (part, *_) = split(alert.model_copy(update={"actors": alert.actors * 3}), size=1)
+    assert not part.add_actors_seen_from_ips and part.source_ips == alert.source_ips
+    playbook = PlaybookSet.load(stack.settings.riposte_playbooks_dir).match(alert)
+    assert playbook is not None
+    whole = await start_alert_run(stack.client, alert, playbook, stack.settings)
+    only_named = await start_alert_run(
+        stack.client,
+        alert.model_copy(update={"dedup_key": f"{alert.dedup_key}#1/2", "add_actors_seen_from_ips": False}),
+        playbook,
+        stack.settings,
+    )
+    everyone = await driver.alert_outcome(stack.client, whole.workflow_id)
+    just_one = await driver.alert_outcome(stack.client, only_named.workflow_id)
+    assert everyone.actors_resolved == len(facts["actor_ids"]) > 1
+    assert just_one.actors_resolved == 1 and just_one.investigations == [f"investigation-{named}"]
