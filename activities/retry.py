@@ -32,10 +32,3 @@ GOVERNOR = RetryPolicy(
 )
 SLACK_POST = _backoff(max_interval=30, attempts=6, permanent=SLACK_PERMANENT)
 SLACK_NOTIFY = _backoff(max_interval=30, attempts=4, permanent=SLACK_PERMANENT)
-
-# Timeouts that go with the policies (start-to-close per attempt; heartbeat for anything that pages).
-AKKU_READ_TIMEOUT = timedelta(minutes=2)
-AKKU_WRITE_TIMEOUT = timedelta(seconds=30)
-DISPATCH_TIMEOUT = timedelta(minutes=5)
-PAGING_HEARTBEAT_TIMEOUT = timedelta(seconds=30)
-SLACK_TIMEOUT = timedelta(seconds=30)

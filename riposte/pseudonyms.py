@@ -29,10 +29,6 @@ class RunNames:
             return cls(None)
         return cls(settings.riposte_pseudonym_key.get_secret_value().encode())
 
-    @property
-    def pseudonymous(self) -> bool:
-        return self._key is not None
-
     def actor_ref(self, actor_id: str) -> str:
         """The actor as workflow ids and the RiposteActor search attribute show it."""
         if self._key is None:

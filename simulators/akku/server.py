@@ -308,15 +308,8 @@ def _contract(router: APIRouter, store: Store, config: SimulatorConfig, written:
             # Scenario events are sorted into the store by timestamp, so positions shift: remember
             # what was sent by id, not by index.
             sent: set[str] = set()
-            position = api.timestamp(start)
             while True:
-                fresh = [
-                    e
-                    for e in store.events
-                    if e["timestamp"] >= position
-                    and e["event_id"] not in sent
-                    and (not event_type or e["event_type"] in event_type)
-                ]
+                fresh = [e for e in _filter_events(store, start, None, event_type, [], []) if e["event_id"] not in sent]
                 for event in fresh:
                     sent.add(event["event_id"])
                     yield json.dumps(event) + "\n"
