@@ -58,9 +58,11 @@ REPUTATION_ORDER = {"good": 0, "unknown": 1, "suspicious": 2, "malicious": 3}
 
 
 def heartbeat(*details: object) -> None:
-    """Heartbeat when running as an activity; a no-op when called directly (tests, tools)."""
+    """Heartbeat when running as an activity; a no-op when called directly (tests, tools) or
+    as a local activity (which Temporal does not heartbeat)."""
     with contextlib.suppress(RuntimeError):
-        activity.heartbeat(*details)
+        if not activity.info().is_local:
+            activity.heartbeat(*details)
 
 
 def application_error(err: AkkuError) -> ApplicationError:

@@ -57,7 +57,9 @@ class DispatchActivities:
                 ),
             )
         )
-        activity.heartbeat("enriched")
+        local = activity.info().is_local  # a one-batch alert's dispatch: no heartbeats to send
+        if not local:
+            activity.heartbeat("enriched")
         gate = asyncio.Semaphore(SIGNAL_CONCURRENCY)
         handed: list[str] = []
 
@@ -100,11 +102,14 @@ class DispatchActivities:
         # Heartbeat on a clock while signals are in flight: when Temporal is saturated (a storm) a
         # single signal-with-start can take longer than the heartbeat timeout, and a batch must not
         # be retried (re-reading Akku) only because its calls are slow. A dead worker stops the clock.
-        ticker = asyncio.create_task(_heartbeat_every(HEARTBEAT_EVERY, lambda: f"{len(handed)} handed over"))
+        ticker = None
+        if not local:
+            ticker = asyncio.create_task(_heartbeat_every(HEARTBEAT_EVERY, lambda: f"{len(handed)} handed over"))
         try:
             ids = await asyncio.gather(*(hand_over(f) for f in findings))
         finally:
-            ticker.cancel()
+            if ticker:
+                ticker.cancel()
         return DispatchResult(
             investigations=list(ids),
             unknown_actor_ids=batch.unknown_actor_ids,

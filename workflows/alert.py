@@ -4,7 +4,9 @@ It turns the alert's identities into Akku actor ids, takes the alert-wide view o
 source IPs it names (seed 002's brute force by source IP), then enriches the actors in
 batches of 100 with bounded concurrency; each batch opens or joins one investigation
 per actor (workflows/investigation.py). The evidence goes straight from the batch
-activity into the investigations, so this history stays small for 5,000 actors.
+activity into the investigations, so this history stays small for 5,000 actors. An
+alert about at most 100 people (most alerts) does all of it in local activities, in one
+workflow task.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ BATCH = 100  # Akku's batch query limit
 CONCURRENCY = 4  # batches in flight at once
 MAX_ACTORS = 5000  # one alert acts on at most this many accounts
 RESOLVE_CHUNK = 500
+# workflow.patched() ids: each gates one change to the command sequence (see tests/histories/)
+LOCAL_DISPATCH = "local-dispatch-v1"
 ADMIN_HISTORY_DAYS = 90  # seed 002: compare an admin against their own last 90 days
 LIST_CAP = 100
 
@@ -42,6 +46,11 @@ class AlertWorkflow:
         until = max(t for t in (alert.window_end, alert.received_at) if t is not None)
         since = until - playbook.lookback
         workflow.set_current_details(f"Resolving {len(alert.actors)} identities")
+        # An alert about a handful of people (most alerts) reads Akku and dispatches in local
+        # activities, inside this run's first workflow task: no activity task round trips, no
+        # further workflow tasks. A storm's reads and batches stay activities: heartbeats,
+        # bounded concurrency, each seen on its own in the UI.
+        local = len(alert.actors) <= BATCH and workflow.patched(LOCAL_DISPATCH)
 
         actor_ids: dict[str, None] = {}  # ordered set
         unknown: list[str] = []
@@ -50,26 +59,44 @@ class AlertWorkflow:
             if ref.kind is IdentityKind.AKKU_ID:
                 actor_ids[ref.value] = None
         for start in range(0, len(to_resolve), RESOLVE_CHUNK):
-            resolved = await workflow.execute_activity_method(
-                AkkuActivities.resolve_identities,
-                ResolveRequest(refs=to_resolve[start : start + RESOLVE_CHUNK]),
-                start_to_close_timeout=timedelta(minutes=2),
-                heartbeat_timeout=timedelta(seconds=30),
-                retry_policy=AKKU_READ,
-            )
+            refs = ResolveRequest(refs=to_resolve[start : start + RESOLVE_CHUNK])
+            if local:
+                resolved = await workflow.execute_local_activity_method(
+                    AkkuActivities.resolve_identities,
+                    refs,
+                    start_to_close_timeout=timedelta(minutes=2),
+                    retry_policy=AKKU_READ,
+                )
+            else:
+                resolved = await workflow.execute_activity_method(
+                    AkkuActivities.resolve_identities,
+                    refs,
+                    start_to_close_timeout=timedelta(minutes=2),
+                    heartbeat_timeout=timedelta(seconds=30),
+                    retry_policy=AKKU_READ,
+                )
             actor_ids.update(dict.fromkeys(resolved.actor_ids.values()))
             unknown += resolved.unknown
 
         ip_stats: list[IpStats] = []
         if alert.source_ips:
             workflow.set_current_details(f"Reading activity of {len(alert.source_ips)} source IPs")
-            activity = await workflow.execute_activity_method(
-                AkkuActivities.ip_activity,
-                IpActivityRequest(ips=alert.source_ips[:LIST_CAP], since=since, until=until),
-                start_to_close_timeout=timedelta(minutes=5),
-                heartbeat_timeout=timedelta(seconds=30),
-                retry_policy=AKKU_READ,
-            )
+            ips = IpActivityRequest(ips=alert.source_ips[:LIST_CAP], since=since, until=until)
+            if local:
+                activity = await workflow.execute_local_activity_method(
+                    AkkuActivities.ip_activity,
+                    ips,
+                    start_to_close_timeout=timedelta(minutes=2),
+                    retry_policy=AKKU_READ,
+                )
+            else:
+                activity = await workflow.execute_activity_method(
+                    AkkuActivities.ip_activity,
+                    ips,
+                    start_to_close_timeout=timedelta(minutes=5),
+                    heartbeat_timeout=timedelta(seconds=30),
+                    retry_policy=AKKU_READ,
+                )
             ip_stats = activity.stats
             if alert.add_actors_seen_from_ips:
                 actor_ids.update(dict.fromkeys(activity.actor_ids))
@@ -82,26 +109,36 @@ class AlertWorkflow:
 
         gate = asyncio.Semaphore(CONCURRENCY)
         investigations: list[str] = []
+        local = local and len(batches) == 1  # people seen from the IPs may have made it a storm
 
         async def dispatch(batch: list[str]) -> None:
+            request = DispatchRequest(
+                alert_workflow_id=workflow.info().workflow_id,
+                alert=alert.ref,
+                playbook=inp.playbook,
+                actor_ids=batch,
+                since=since,
+                until=until,
+                context=context,
+                options=inp.options,
+                admin_history_days=admin_days,
+            )
             async with gate:
-                result = await workflow.execute_activity_method(
-                    DispatchActivities.enrich_and_dispatch,
-                    DispatchRequest(
-                        alert_workflow_id=workflow.info().workflow_id,
-                        alert=alert.ref,
-                        playbook=inp.playbook,
-                        actor_ids=batch,
-                        since=since,
-                        until=until,
-                        context=context,
-                        options=inp.options,
-                        admin_history_days=admin_days,
-                    ),
-                    start_to_close_timeout=timedelta(minutes=5),
-                    heartbeat_timeout=timedelta(seconds=20),
-                    retry_policy=DISPATCH,
-                )
+                if local:
+                    result = await workflow.execute_local_activity_method(
+                        DispatchActivities.enrich_and_dispatch,
+                        request,
+                        start_to_close_timeout=timedelta(minutes=2),
+                        retry_policy=DISPATCH,
+                    )
+                else:
+                    result = await workflow.execute_activity_method(
+                        DispatchActivities.enrich_and_dispatch,
+                        request,
+                        start_to_close_timeout=timedelta(minutes=5),
+                        heartbeat_timeout=timedelta(seconds=20),
+                        retry_policy=DISPATCH,
+                    )
             investigations.extend(result.investigations)
             unknown.extend(result.unknown_actor_ids)
 

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -53,6 +55,9 @@ CONTINUE_AS_NEW_EVENTS = 2_000
 APPROVERS_BEFORE_POST = "approvers-before-post-v1"
 REPOST_UNTIL_DELIVERED = "repost-until-delivered-v1"
 ACTIONS_IN_PARALLEL = "actions-in-parallel-v1"
+# lean-decisions-v1 includes the three patches before it: a run that has it takes their branches
+# without recording their markers (each patch also costs an upsert of TemporalChangeVersion)
+LEAN_DECISIONS = "lean-decisions-v1"
 SEEN_CAP = 500
 DISMISS = ApprovalOption(id="dismiss", label="Dismiss as benign", actions=[])
 
@@ -79,6 +84,7 @@ class InvestigationWorkflow:
         self._votes: dict[str, str] = {}  # decider -> option id
         self._voter_names: dict[str, str] = {}
         self._chosen: str | None = None
+        self._search_pending: list[SearchAttributeUpdate[Any]] = []  # sent with the next stage
 
     # --- messages ------------------------------------------------------------------------
 
@@ -200,9 +206,17 @@ class InvestigationWorkflow:
         elif assessment.response is Response.APPROVE:
             await self._ask(assessment, note="")
         elif assessment.response is Response.NOTIFY:
+            if workflow.patched(LEAN_DECISIONS):  # the decision and the stage in one upsert
+                self._record(assessment, "notified", Response.NOTIFY, "policy")
+                self._set_stage("notified", f"Score {assessment.score:.0f}: team notified, no action")
+                await self._notify(f"FYI: {self._describe(assessment)}", assessment, [])
+                return
             self._set_stage("notified", f"Score {assessment.score:.0f}: team notified, no action")
             await self._notify(f"FYI: {self._describe(assessment)}", assessment, [])
             self._record(assessment, "notified", Response.NOTIFY, "policy")
+        elif workflow.patched(LEAN_DECISIONS):
+            self._record(assessment, "observed", Response.OBSERVE, "policy")
+            self._set_stage("observed", f"Score {assessment.score:.0f}: recorded, no action")
         else:
             self._set_stage("observed", f"Score {assessment.score:.0f}: recorded, no action")
             self._record(assessment, "observed", Response.OBSERVE, "policy")
@@ -243,7 +257,7 @@ class InvestigationWorkflow:
         The actions are independent writes to Akku, so they run together (one workflow task
         for all of them rather than one each); results keep the playbook's order.
         """
-        if workflow.patched(ACTIONS_IN_PARALLEL):
+        if self._patched(ACTIONS_IN_PARALLEL):
             return list(await asyncio.gather(*(self._apply_one(action, assessment) for action in actions)))
         return [await self._apply_one(action, assessment) for action in actions]
 
@@ -332,7 +346,7 @@ class InvestigationWorkflow:
                     reminded = True
                     await self._remind(request, policy)
                     delivered = any(p.ts for p in self._posted)
-                    if not delivered and policy.remind_after and workflow.patched(REPOST_UNTIL_DELIVERED):
+                    if not delivered and policy.remind_after and self._patched(REPOST_UNTIL_DELIVERED):
                         # Slack was down at the reminder too: try again one reminder interval later
                         reminded, remind_at = False, now + policy.remind_after
                 if (
@@ -397,7 +411,7 @@ class InvestigationWorkflow:
 
     async def _post(self, request: ApprovalRequest, channel: str | None) -> ApprovalPosted:
         """Post the request; if Slack stays down the run waits all the same (CLI decides)."""
-        if workflow.patched(APPROVERS_BEFORE_POST):
+        if self._patched(APPROVERS_BEFORE_POST):
             # learn who may decide before the buttons exist: a fast click must not be refused
             try:
                 approvers = await workflow.execute_activity_method(
@@ -458,24 +472,40 @@ class InvestigationWorkflow:
                 workflow.logger.warning("could not update the Slack message", extra={"error": self._error_text(err)})
 
     async def _notify(self, headline: str, assessment: Assessment, results: list[ActionResult]) -> None:
+        notification = Notification(
+            actor_id=self._actor,
+            headline=headline,
+            assessment=assessment,
+            user=self._user(),
+            results=results,
+            run_ui_url=self._run_url(),
+        )
         try:
-            await workflow.execute_activity_method(
-                SlackActivities.notify,
-                Notification(
-                    actor_id=self._actor,
-                    headline=headline,
-                    assessment=assessment,
-                    user=self._user(),
-                    results=results,
-                    run_ui_url=self._run_url(),
-                ),
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=SLACK_NOTIFY,
-            )
+            if workflow.patched(LEAN_DECISIONS):
+                # a short, best-effort post: a local activity, sent in the workflow task that
+                # records the decision rather than a task of its own
+                await workflow.execute_local_activity_method(
+                    SlackActivities.notify,
+                    notification,
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=SLACK_NOTIFY,
+                )
+            else:
+                await workflow.execute_activity_method(
+                    SlackActivities.notify,
+                    notification,
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=SLACK_NOTIFY,
+                )
         except ActivityError as err:
             workflow.logger.warning("could not notify Slack", extra={"error": self._error_text(err)})
 
     # --- helpers -------------------------------------------------------------------------
+
+    @staticmethod
+    def _patched(patch_id: str) -> bool:
+        """An earlier patch's branch: taken by runs with lean-decisions-v1 or with the patch itself."""
+        return workflow.patched(LEAN_DECISIONS) or workflow.patched(patch_id)
 
     def _is_subject(self, request: DecisionRequest) -> bool:
         user = self._user()
@@ -510,13 +540,19 @@ class InvestigationWorkflow:
             note=note or "; ".join(assessment.guard_notes),
         )
         self._decisions.append(record)
-        workflow.upsert_search_attributes([sa.DECISION.value_set(label)])
+        if workflow.patched(LEAN_DECISIONS):
+            self._search_pending.append(sa.DECISION.value_set(label))  # every record is followed by a stage
+        else:
+            workflow.upsert_search_attributes([sa.DECISION.value_set(label)])
         return record
 
     def _set_stage(self, stage: str, details: str) -> None:
+        updates, self._search_pending = self._search_pending, []
         if stage != self._stage:
             self._stage = stage
-            workflow.upsert_search_attributes([sa.STAGE.value_set(stage)])
+            updates.append(sa.STAGE.value_set(stage))
+        if updates:
+            workflow.upsert_search_attributes(updates)
         workflow.set_current_details(details)
 
     def _quiet_period(self) -> timedelta:

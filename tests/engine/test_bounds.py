@@ -64,6 +64,14 @@ async def alert_about(client: Client, task_queue: str, people: int) -> dict[str,
             "largest_payload": max(payloads),
             "enrichment_calls": sum(1 for r in requests if r["path"] == "/v1/auth-events/query"),
             "investigation_bytes": len(sample.to_json()),
+            # a storm's batches stay activities (heartbeats, bounded concurrency), never local ones
+            "dispatch_activities": sum(
+                1
+                for history in histories
+                for e in history.events
+                if e.activity_task_scheduled_event_attributes.activity_type.name
+                == "Enrich actors in Akku and open investigations"
+            ),
             "seconds": elapsed,
         }
 
@@ -71,6 +79,7 @@ async def alert_about(client: Client, task_queue: str, people: int) -> dict[str,
 async def check(client: Client, task_queue: str, people: int) -> None:
     found = await alert_about(client, task_queue, people)
     assert found["resolved"] == people and found["batches"] == people // 100
+    assert found["dispatch_activities"] == found["batches"]
     assert found["runs"] == -(-people // 1000)  # the gateway fans out runs of at most 1,000 people
     assert found["enrichment_calls"] == people // 100  # <= 50 for 5,000 people
     assert found["events"] < EVENTS_LIMIT and found["bytes"] < BYTES_LIMIT

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHistory
 
 from cli import driver
 from cli.stack import Stack
@@ -36,6 +39,62 @@ async def test_mfa_fatigue_resets_mfa_and_forces_a_password_reset(stack: Stack) 
     applied = {(w["actor_id"], w["action"]) for w in await writes(stack) if w["status"] == "applied"}
     assert applied == {(actor, "mfa_reset"), (actor, "password_reset")}
     assert all(w["reference"] == f"investigation-{actor}" for w in await writes(stack))
+
+
+def _markers(history: WorkflowHistory) -> list[str]:
+    """Each marker's kind: the local activity markers, and each patch by its id."""
+    found = []
+    for e in history.events:
+        if e.event_type != EventType.EVENT_TYPE_MARKER_RECORDED:
+            continue
+        attrs = e.marker_recorded_event_attributes
+        if attrs.marker_name == "core_patch":
+            found.append(json.loads(attrs.details["patch-data"].payloads[0].data)["id"])
+        else:
+            found.append(attrs.marker_name)
+    return found
+
+
+def _count(history: WorkflowHistory, kind: EventType.ValueType) -> int:
+    return sum(1 for e in history.events if e.event_type == kind)
+
+
+async def test_an_acted_alert_is_one_workflow_task_then_three_in_its_investigation(stack: Stack) -> None:
+    """What one alert costs Temporal: the alert run dispatches its one batch in a local activity;
+    the investigation decides, takes a permit, applies both writes together and posts its notice
+    as a local activity beside the decision, each search-attribute change in one upsert."""
+    fired = await driver.fire_scenario(stack, "mfa_fatigue")
+    (investigation,) = await driver.settle(stack, fired)
+    await wait_for(lambda: _has_notice(stack, fired.facts["actor_ids"][0]))
+
+    alert = await stack.client.get_workflow_handle(fired.alert_workflow_id).fetch_history()
+    assert _count(alert, EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) == 1
+    assert _count(alert, EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) == 0
+    # its source IPs read, then its one batch enriched and dispatched
+    assert _markers(alert) == ["local-dispatch-v1", "core_local_activity", "core_local_activity"]
+
+    history = await stack.client.get_workflow_handle(investigation).fetch_history()
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+    assert sorted(scheduled) == sorted(["Ask the action governor for a permit", *["Apply response action in Akku"] * 2])
+    # one patch marker (it implies the earlier patches), the evaluation and the notice as local activities
+    assert _markers(history) == ["core_local_activity", "lean-decisions-v1", "core_local_activity"]
+    # the two writes complete together or one after the other: three or four workflow tasks
+    assert _count(history, EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) in (3, 4)
+    upserts = [
+        set(e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields)
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
+    ]
+    assert {"RiposteDecision", "RiposteStage"} in upserts  # the decision and its stage together
+    assert all(u != {"RiposteDecision"} for u in upserts)
+
+
+async def _has_notice(stack: Stack, actor: str) -> bool:
+    return any(actor in m.get("text", "") and "Acted automatically" in m.get("text", "") for m in await slack_messages(stack))
 
 
 async def click(stack: Stack, **body: Any) -> httpx.Response:
