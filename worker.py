@@ -77,7 +77,7 @@ async def running_worker(settings: Settings, client: Client, *, task_queue: str 
         )
         # the governor's own queue: permits keep flowing while a storm backs up the main one
         governor = Worker(client, task_queue=governor_task_queue(queue), workflows=[ActionGovernor])
-        async with worker, governor:
+        async with governor, worker:  # the governor outlives the runs that ask it for permits
             yield worker
 
 

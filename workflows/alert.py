@@ -5,16 +5,21 @@ source IPs it names (seed 002's brute force by source IP), then enriches the act
 batches of 100 with bounded concurrency; each batch opens or joins one investigation
 per actor (workflows/investigation.py). The evidence goes straight from the batch
 activity into the investigations, so this history stays small for 5,000 actors. An
-alert about at most 100 people (most alerts) does all of it in local activities, in one
+alert about at most 20 people (most alerts) does all of it in local activities, in one
 workflow task.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any, TypeVar
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+from temporalio.exceptions import TimeoutError as LocalBudgetSpent
 
 with workflow.unsafe.imports_passed_through():
     from activities.akku import AkkuActivities
@@ -33,12 +38,21 @@ MAX_ACTORS = 5000  # one alert acts on at most this many accounts
 RESOLVE_CHUNK = 500
 # workflow.patched() ids: each gates one change to the command sequence (see tests/histories/)
 LOCAL_DISPATCH = "local-dispatch-v1"
+LOCAL_MAX_PEOPLE = 20  # an alert about at most this many people runs its steps locally
+# A local activity holds its workflow task, and a stopping worker waits for it: each local step
+# gets this long in all (retries included) before it falls back to an ordinary activity.
+LOCAL_BUDGET = timedelta(seconds=5)
 ADMIN_HISTORY_DAYS = 90  # seed 002: compare an admin against their own last 90 days
 LIST_CAP = 100
+ArgT = TypeVar("ArgT")
+ResultT = TypeVar("ResultT")
 
 
 @workflow.defn(name="AlertWorkflow")
 class AlertWorkflow:
+    def __init__(self) -> None:
+        self._local = False
+
     @workflow.run
     async def run(self, inp: AlertRunInput) -> AlertRunOutcome:
         alert = inp.alert
@@ -50,7 +64,7 @@ class AlertWorkflow:
         # activities, inside this run's first workflow task: no activity task round trips, no
         # further workflow tasks. A storm's reads and batches stay activities: heartbeats,
         # bounded concurrency, each seen on its own in the UI.
-        local = len(alert.actors) <= BATCH and workflow.patched(LOCAL_DISPATCH)
+        self._local = len(alert.actors) <= LOCAL_MAX_PEOPLE and workflow.patched(LOCAL_DISPATCH)
 
         actor_ids: dict[str, None] = {}  # ordered set
         unknown: list[str] = []
@@ -59,44 +73,26 @@ class AlertWorkflow:
             if ref.kind is IdentityKind.AKKU_ID:
                 actor_ids[ref.value] = None
         for start in range(0, len(to_resolve), RESOLVE_CHUNK):
-            refs = ResolveRequest(refs=to_resolve[start : start + RESOLVE_CHUNK])
-            if local:
-                resolved = await workflow.execute_local_activity_method(
-                    AkkuActivities.resolve_identities,
-                    refs,
-                    start_to_close_timeout=timedelta(minutes=2),
-                    retry_policy=AKKU_READ,
-                )
-            else:
-                resolved = await workflow.execute_activity_method(
-                    AkkuActivities.resolve_identities,
-                    refs,
-                    start_to_close_timeout=timedelta(minutes=2),
-                    heartbeat_timeout=timedelta(seconds=30),
-                    retry_policy=AKKU_READ,
-                )
+            resolved = await self._step(
+                AkkuActivities.resolve_identities,
+                ResolveRequest(refs=to_resolve[start : start + RESOLVE_CHUNK]),
+                timeout=timedelta(minutes=2),
+                heartbeat=timedelta(seconds=30),
+                retry=AKKU_READ,
+            )
             actor_ids.update(dict.fromkeys(resolved.actor_ids.values()))
             unknown += resolved.unknown
 
         ip_stats: list[IpStats] = []
         if alert.source_ips:
             workflow.set_current_details(f"Reading activity of {len(alert.source_ips)} source IPs")
-            ips = IpActivityRequest(ips=alert.source_ips[:LIST_CAP], since=since, until=until)
-            if local:
-                activity = await workflow.execute_local_activity_method(
-                    AkkuActivities.ip_activity,
-                    ips,
-                    start_to_close_timeout=timedelta(minutes=2),
-                    retry_policy=AKKU_READ,
-                )
-            else:
-                activity = await workflow.execute_activity_method(
-                    AkkuActivities.ip_activity,
-                    ips,
-                    start_to_close_timeout=timedelta(minutes=5),
-                    heartbeat_timeout=timedelta(seconds=30),
-                    retry_policy=AKKU_READ,
-                )
+            activity = await self._step(
+                AkkuActivities.ip_activity,
+                IpActivityRequest(ips=alert.source_ips[:LIST_CAP], since=since, until=until),
+                timeout=timedelta(minutes=5),
+                heartbeat=timedelta(seconds=30),
+                retry=AKKU_READ,
+            )
             ip_stats = activity.stats
             if alert.add_actors_seen_from_ips:
                 actor_ids.update(dict.fromkeys(activity.actor_ids))
@@ -109,7 +105,7 @@ class AlertWorkflow:
 
         gate = asyncio.Semaphore(CONCURRENCY)
         investigations: list[str] = []
-        local = local and len(batches) == 1  # people seen from the IPs may have made it a storm
+        self._local = self._local and len(batches) == 1  # people seen from the IPs may make it a storm
 
         async def dispatch(batch: list[str]) -> None:
             request = DispatchRequest(
@@ -124,21 +120,13 @@ class AlertWorkflow:
                 admin_history_days=admin_days,
             )
             async with gate:
-                if local:
-                    result = await workflow.execute_local_activity_method(
-                        DispatchActivities.enrich_and_dispatch,
-                        request,
-                        start_to_close_timeout=timedelta(minutes=2),
-                        retry_policy=DISPATCH,
-                    )
-                else:
-                    result = await workflow.execute_activity_method(
-                        DispatchActivities.enrich_and_dispatch,
-                        request,
-                        start_to_close_timeout=timedelta(minutes=5),
-                        heartbeat_timeout=timedelta(seconds=20),
-                        retry_policy=DISPATCH,
-                    )
+                result = await self._step(
+                    DispatchActivities.enrich_and_dispatch,
+                    request,
+                    timeout=timedelta(minutes=5),
+                    heartbeat=timedelta(seconds=20),
+                    retry=DISPATCH,
+                )
             investigations.extend(result.investigations)
             unknown.extend(result.unknown_actor_ids)
 
@@ -157,4 +145,31 @@ class AlertWorkflow:
             unknown_identities=unknown[:LIST_CAP],
             investigations=investigations[:LIST_CAP],
             enrichment_batches=len(batches),
+        )
+
+    async def _step(
+        self,
+        method: Callable[[Any, ArgT], Awaitable[ResultT]],
+        arg: ArgT,
+        *,
+        timeout: timedelta,
+        heartbeat: timedelta,
+        retry: RetryPolicy,
+    ) -> ResultT:
+        """A local activity within its budget for a small alert; otherwise, or if that failed or
+        ran out of time (Akku slow or down), an ordinary activity with its retries and heartbeats.
+        Every step is idempotent (reads; signal-with-start of findings the investigations dedup)."""
+        if self._local:
+            try:
+                return await workflow.execute_local_activity_method(
+                    method, arg, schedule_to_close_timeout=LOCAL_BUDGET, retry_policy=retry
+                )
+            except (ActivityError, LocalBudgetSpent) as err:
+                # a budget spent arrives as an ActivityError when it happens, but as a bare
+                # TimeoutError when the run is replayed from its marker: both mean "fall back"
+                cause = err.cause if isinstance(err, ActivityError) else err
+                workflow.logger.warning("a local step failed; continuing with activities", extra={"error": str(cause)})
+                self._local = False
+        return await workflow.execute_activity_method(
+            method, arg, start_to_close_timeout=timeout, heartbeat_timeout=heartbeat, retry_policy=retry
         )

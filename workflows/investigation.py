@@ -18,6 +18,7 @@ from typing import Any
 from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as LocalBudgetSpent
 
 with workflow.unsafe.imports_passed_through():
     from activities.akku import AkkuActivities
@@ -51,6 +52,8 @@ with workflow.unsafe.imports_passed_through():
     from riposte.temporal import run_url
 
 CONTINUE_AS_NEW_EVENTS = 2_000
+# a local activity holds its workflow task (and a stopping worker): its budget, retries included
+LOCAL_BUDGET = timedelta(seconds=5)
 # workflow.patched() ids: each gates one change to the command sequence (see tests/histories/)
 APPROVERS_BEFORE_POST = "approvers-before-post-v1"
 REPOST_UNTIL_DELIVERED = "repost-until-delivered-v1"
@@ -480,23 +483,28 @@ class InvestigationWorkflow:
             results=results,
             run_ui_url=self._run_url(),
         )
-        try:
-            if workflow.patched(LEAN_DECISIONS):
-                # a short, best-effort post: a local activity, sent in the workflow task that
-                # records the decision rather than a task of its own
+        if workflow.patched(LEAN_DECISIONS):
+            # a short post: a local activity in the workflow task that records the decision rather
+            # than a task of its own; if Slack is slow or down it falls back to an activity, so a
+            # stopping worker never waits on Slack for longer than the budget
+            try:
                 await workflow.execute_local_activity_method(
                     SlackActivities.notify,
                     notification,
-                    start_to_close_timeout=timedelta(seconds=30),
+                    schedule_to_close_timeout=LOCAL_BUDGET,
                     retry_policy=SLACK_NOTIFY,
                 )
-            else:
-                await workflow.execute_activity_method(
-                    SlackActivities.notify,
-                    notification,
-                    start_to_close_timeout=timedelta(seconds=30),
-                    retry_policy=SLACK_NOTIFY,
-                )
+                return
+            except (ActivityError, LocalBudgetSpent) as err:  # live: ActivityError; replayed: TimeoutError
+                why = self._error_text(err) if isinstance(err, ActivityError) else str(err)
+                workflow.logger.info("local Slack notice failed; retrying as an activity: %s", why)
+        try:
+            await workflow.execute_activity_method(
+                SlackActivities.notify,
+                notification,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=SLACK_NOTIFY,
+            )
         except ActivityError as err:
             workflow.logger.warning("could not notify Slack", extra={"error": self._error_text(err)})
 

@@ -8,6 +8,7 @@ lets tests and the demo click, read messages and replies, and take Slack down.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -66,9 +67,13 @@ class ClickRequest(BaseModel):
 
 
 class SlackFaults(BaseModel):
+    """`kinds`: "ratelimited" (429 with Retry-After), an HTTP status such as "500", or "timeout"
+    (the call hangs for `hang_seconds`, then answers 504)."""
+
     rate: float = Field(ge=0, le=1)
     kinds: list[str] = Field(default_factory=lambda: ["ratelimited"])
     retry_after: int = 1
+    hang_seconds: float = Field(default=30, ge=0, le=300)
 
 
 def config_from_settings(settings: Settings, *, interactivity_url: str | None) -> SlackSimConfig:
@@ -164,6 +169,9 @@ def create_app(config: SlackSimConfig) -> FastAPI:
             if kind == "ratelimited":
                 headers = {"Retry-After": str(state.faults.get("retry_after", 1))}
                 return JSONResponse({"ok": False, "error": "ratelimited"}, status_code=429, headers=headers)
+            if kind == "timeout":
+                await asyncio.sleep(float(state.faults.get("hang_seconds", 30)))
+                return JSONResponse({"ok": False, "error": "timeout"}, status_code=504)
             return JSONResponse({"ok": False, "error": "internal_error"}, status_code=int(kind))
         token = request.headers.get("authorization", "").removeprefix("Bearer ").strip() or args.get("token", "")
         if not hmac.compare_digest(str(token).encode(), config.bot_token.encode()):

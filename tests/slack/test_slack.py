@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -202,6 +203,11 @@ async def test_slack_failures_become_typed_errors(slack: tuple[str, SlackActivit
     with pytest.raises(ApplicationError) as limited:
         await env.run(acts.post_approval, request())
     assert limited.value.type == "SlackRateLimited" and limited.value.next_retry_delay == timedelta(seconds=7)
+    await sim(url, "POST", "/_sim/faults", {"rate": 1.0, "kinds": ["timeout"], "hang_seconds": 0.3})
+    started = time.monotonic()
+    with pytest.raises(ApplicationError) as hung:
+        await env.run(acts.post_approval, request())
+    assert time.monotonic() - started >= 0.3 and not hung.value.non_retryable
     await sim(url, "DELETE", "/_sim/faults")
     await sim(url, "POST", "/_sim/down")
     with pytest.raises(ApplicationError) as down:
