@@ -11,6 +11,7 @@ from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from bench.cpu import CpuMeter
 from bench.stats import Sample
 
 
@@ -67,8 +68,11 @@ async def sequential(client: Client, queue: str, n: int, warmup: int = 10) -> Sa
     return sample
 
 
-async def saturated(client: Client, queue: str, seconds: float, concurrency: int = 32) -> float:
-    """Completions per second with `concurrency` starters keeping the worker busy."""
+async def saturated(
+    client: Client, queue: str, seconds: float, concurrency: int = 32
+) -> tuple[float, dict[str, float]]:
+    """Completions per second with `concurrency` starters keeping the worker busy, and the CPU
+    per run by process (bench/cpu.py)."""
     done = 0
     deadline = time.perf_counter() + seconds
 
@@ -78,9 +82,11 @@ async def saturated(client: Client, queue: str, seconds: float, concurrency: int
             await client.execute_workflow(ThreeActivities.run, id=f"bench-sat-{uuid.uuid4()}", task_queue=queue)
             done += 1
 
+    meter = CpuMeter.for_bench().start()
     started = time.perf_counter()
     await asyncio.gather(*(loop() for _ in range(concurrency)))
-    return done / (time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    return done / elapsed, meter.stop().per_item(done)
 
 
 async def messages(client: Client, queue: str, n: int) -> tuple[Sample, Sample]:
@@ -116,4 +122,19 @@ async def raw_starts(client: Client, queue: str, n: int, concurrency: int = 8) -
 
 
 def worker(client: Client, queue: str) -> Worker:
+    """Runs the bare workflows (not the floor: bench/floor.py has its own worker)."""
     return Worker(client, task_queue=queue, workflows=[ThreeActivities, Messages], activities=[noop])
+
+
+@workflow.defn(name="BenchFloor")
+class Floor:
+    """The same Akku and Slack calls as one acted-on alert, in three activities (bench/floor.py)."""
+
+    @workflow.run
+    async def run(self, actor: str) -> int:
+        total = 0
+        for step in ("bench-floor-read", "bench-floor-write", "bench-floor-notify"):
+            total += await workflow.execute_activity(
+                step, actor, start_to_close_timeout=timedelta(seconds=30), result_type=int
+            )
+        return total

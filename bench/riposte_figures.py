@@ -9,12 +9,16 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+from temporalio.client import Client
 
+from bench import baseline
+from bench.cpu import CpuMeter
 from bench.stats import Sample
 from cli import driver
 from cli.stack import Stack
@@ -70,8 +74,11 @@ async def alert_to_first_write(stack: Stack, n: int, warmup: int = 3) -> Sample:
     return sample
 
 
-async def open_loop(stack: Stack, rates: list[float], seconds: float) -> list[tuple[float, float, Sample]]:
-    """Alerts at a fixed rate regardless of answers; (offered rate, decided rate, latency) per step."""
+async def open_loop(
+    stack: Stack, rates: list[float], seconds: float
+) -> list[tuple[float, float, Sample, dict[str, float]]]:
+    """Alerts at a fixed rate regardless of answers; (offered rate, decided rate, latency, CPU
+    per decided alert by process) per step."""
     results = []
     async with httpx.AsyncClient(timeout=60) as http:
         for rate in rates:
@@ -85,6 +92,7 @@ async def open_loop(stack: Stack, rates: list[float], seconds: float) -> list[tu
                 answer = await driver.deliver(http, stack, "generic", facts)
                 assert answer.status_code == 202, answer.text
 
+            meter = CpuMeter.for_bench().start()
             started = time.time()
             tasks = []
             for k, facts in enumerate(facts_list):
@@ -104,10 +112,11 @@ async def open_loop(stack: Stack, rates: list[float], seconds: float) -> list[tu
                 for w in answer["writes"]:
                     if w["actor_id"] in sends and w["actor_id"] not in seen and w["status"] == "applied":
                         seen[w["actor_id"]] = _at(w["at"])
+            cpu = meter.stop().per_item(len(seen))  # includes the driver's polling: a little high
             for actor, at in seen.items():
                 sample.add(at - sends[actor])
             span = (max(seen.values()) - started) if seen else float("inf")
-            results.append((rate, len(seen) / span, sample))
+            results.append((rate, len(seen) / span, sample, cpu))
             if len(seen) < len(sends) or sample.p99 > 10:
                 break  # latency broke: the ceiling is behind us
     return results
@@ -132,9 +141,38 @@ def _process_env(settings: Settings, **extra: str) -> dict[str, str]:
 RIPOSTE = str(Path(sys.executable).with_name("riposte"))
 
 
-async def gateway_ingest(settings: Settings, n: int, concurrency: int = 8) -> tuple[float, Sample]:
+@dataclass
+class Ingest:
+    """Gateway 202s and raw starts, taken in alternating rounds against the same server state."""
+
+    gateway: Sample
+    raw: Sample
+    gateway_seconds: float = 0.0
+    raw_seconds: float = 0.0
+    gateway_cpu: dict[str, float] = field(default_factory=dict)  # ms per 202, by process
+    raw_cpu: dict[str, float] = field(default_factory=dict)  # ms per start, by process
+
+    @property
+    def gateway_rate(self) -> float:
+        return len(self.gateway.seconds) / self.gateway_seconds if self.gateway_seconds else 0.0
+
+    @property
+    def raw_rate(self) -> float:
+        return len(self.raw.seconds) / self.raw_seconds if self.raw_seconds else 0.0
+
+
+def _add_cpu(total: dict[str, float], part: dict[str, float], share: float) -> None:
+    for name, value in part.items():
+        total[name] = total.get(name, 0.0) + value * share
+
+
+async def gateway_ingest(
+    client: Client, settings: Settings, n: int, *, rounds: int = 3, concurrency: int = 8
+) -> Ingest:
     """202s per second from a `riposte gateway` process alone (its queue has no worker: starting
-    is all it does), as deployed: its own process, beside the load generator's."""
+    is all it does), as deployed: its own process, beside the load generator's. Each round first
+    takes the raw `start_workflow` loop (the baseline) and then the gateway, so both see the same
+    server: a dev server slows as it fills, and a baseline taken minutes earlier flatters it."""
     port = free_port()
     token = "bench-ingest-token"  # noqa: S105 - a throwaway token for a loopback gateway
     env = _process_env(
@@ -150,7 +188,7 @@ async def gateway_ingest(settings: Settings, n: int, concurrency: int = 8) -> tu
         stdout=subprocess.DEVNULL,
         stderr=None if os.environ.get("BENCH_DEBUG") else subprocess.DEVNULL,
     )
-    sample = Sample("gateway 202")
+    result = Ingest(Sample("gateway 202"), Sample("raw start_workflow"))
     facts = {
         "scenario": "bench",
         "rule_name": "MFA push flood",
@@ -160,6 +198,8 @@ async def gateway_ingest(settings: Settings, n: int, concurrency: int = 8) -> tu
         "source_ips": [],
     }
     url = f"http://127.0.0.1:{port}"
+    idle_queue = f"bench-idle-{uuid.uuid4().hex[:8]}"
+    per_round = max(1, n // rounds)
     try:
         async with httpx.AsyncClient(timeout=30) as http:
             deadline = time.monotonic() + 60
@@ -170,22 +210,37 @@ async def gateway_ingest(settings: Settings, n: int, concurrency: int = 8) -> tu
                 if time.monotonic() > deadline or gateway.poll() is not None:
                     raise RuntimeError("the gateway did not become ready")
                 await asyncio.sleep(0.1)
-            pending = list(range(n))
 
-            async def loop() -> None:
-                while pending:
-                    pending.pop()
-                    body = samples.generic_payload(facts, alert_id=f"ingest-{uuid.uuid4()}")
-                    started = time.perf_counter()
-                    answer = await http.post(
-                        f"{url}/webhooks/generic", json=body, headers={"Authorization": f"Bearer {token}"}
-                    )
-                    assert answer.status_code == 202, answer.text
-                    sample.add(time.perf_counter() - started)
+            async def post_all(count: int) -> None:
+                pending = list(range(count))
 
-            started = time.perf_counter()
-            await asyncio.gather(*(loop() for _ in range(concurrency)))
-            return n / (time.perf_counter() - started), sample
+                async def loop() -> None:
+                    while pending:
+                        pending.pop()
+                        body = samples.generic_payload(facts, alert_id=f"ingest-{uuid.uuid4()}")
+                        started = time.perf_counter()
+                        answer = await http.post(
+                            f"{url}/webhooks/generic", json=body, headers={"Authorization": f"Bearer {token}"}
+                        )
+                        assert answer.status_code == 202, answer.text
+                        result.gateway.add(time.perf_counter() - started)
+
+                await asyncio.gather(*(loop() for _ in range(concurrency)))
+
+            for _ in range(rounds):
+                meter = CpuMeter.for_bench().start()
+                started = time.perf_counter()
+                _, raw = await baseline.raw_starts(client, idle_queue, per_round, concurrency)
+                result.raw_seconds += time.perf_counter() - started
+                result.raw.seconds += raw.seconds
+                _add_cpu(result.raw_cpu, meter.stop().per_item(per_round), 1 / rounds)
+
+                meter = CpuMeter.for_bench(gateway=gateway.pid).start()
+                started = time.perf_counter()
+                await post_all(per_round)
+                result.gateway_seconds += time.perf_counter() - started
+                _add_cpu(result.gateway_cpu, meter.stop().per_item(per_round), 1 / rounds)
+            return result
     finally:
         gateway.terminate()
         gateway.wait(timeout=30)

@@ -1,0 +1,100 @@
+"""The floor under the sustained figure: what the I/O of one acted-on alert costs by itself.
+
+An MFA-fatigue alert that Riposte acts on reads the person from Akku (users batch and event
+query), writes twice (MFA reset, password reset) and posts one Slack notice. The floor makes
+exactly those calls, through the same clients and simulators, from a bare workflow of three
+activities started directly (baseline.Floor): no gateway, no alert run, no correlation, no
+scoring, no permit, no search attributes. Riposte's cost over the floor is its engine; the
+floor's cost over the bare three-activity workflow is the alert's I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from slack_sdk.web.async_client import AsyncWebClient
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.slack import slack_client
+from bench.baseline import Floor
+from bench.cpu import CpuMeter
+from cli import driver
+from cli.stack import Stack
+from clients.akku.client import AkkuClient
+from riposte.models.common import ActionKind
+
+ACTIONS = (ActionKind.RESET_MFA, ActionKind.FORCE_PASSWORD_RESET)  # the mfa-fatigue playbook's
+
+
+class FloorActivities:
+    def __init__(self, akku: AkkuClient, slack: AsyncWebClient, channel: str) -> None:
+        self._akku, self._slack, self._channel = akku, slack, channel
+
+    @activity.defn(name="bench-floor-read")
+    async def read(self, actor: str) -> int:
+        until = datetime.now(UTC)
+        _, events = await asyncio.gather(
+            self._akku.users_many([actor]), self._akku.query_events_many([actor], until - timedelta(minutes=30), until)
+        )
+        return len(events.results)
+
+    @activity.defn(name="bench-floor-write")
+    async def write(self, actor: str) -> int:
+        key = activity.info().workflow_id or "bench-floor"
+        await asyncio.gather(
+            *(
+                self._akku.act(actor, action, reason="bench floor", reference=key, idempotency_key=f"{key}:{action}")
+                for action in ACTIONS
+            )
+        )
+        return len(ACTIONS)
+
+    @activity.defn(name="bench-floor-notify")
+    async def notify(self, actor: str) -> int:
+        await self._slack.chat_postMessage(channel=self._channel, text=f"bench floor: acted on {actor}")
+        return 1
+
+
+@asynccontextmanager
+async def worker(client: Client, stack: Stack, queue: str) -> AsyncIterator[None]:
+    settings = stack.settings
+    async with AkkuClient.from_settings(settings) as akku:
+        acts = FloorActivities(akku, slack_client(settings), settings.slack_approval_channel)
+        async with Worker(client, task_queue=queue, workflows=[Floor], activities=[acts.read, acts.write, acts.notify]):
+            yield
+
+
+async def saturated(
+    client: Client, stack: Stack, queue: str, seconds: float, concurrency: int = 32
+) -> tuple[float, dict[str, float]]:
+    """Runs per second with `concurrency` starters, each run about a fresh MFA-fatigue victim,
+    and the CPU per run by process."""
+    async with httpx.AsyncClient(timeout=30) as http:
+        actors = [
+            (await driver.load_scenario(http, stack, "mfa_fatigue"))["actor_ids"][0] for _ in range(int(seconds * 40))
+        ]
+    for actor in actors[:5]:  # warm-up
+        await client.execute_workflow(Floor.run, actor, id=f"bench-floor-warm-{uuid.uuid4()}", task_queue=queue)
+    pool = actors[5:]
+    done = 0
+    deadline = time.perf_counter() + seconds
+
+    async def loop() -> None:
+        nonlocal done
+        while time.perf_counter() < deadline and pool:
+            await client.execute_workflow(Floor.run, pool.pop(), id=f"bench-floor-{uuid.uuid4()}", task_queue=queue)
+            done += 1
+
+    meter = CpuMeter.for_bench().start()
+    started = time.perf_counter()
+    await asyncio.gather(*(loop() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    return done / elapsed, meter.stop().per_item(done)
