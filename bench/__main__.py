@@ -289,13 +289,26 @@ BENCH_NOTES = """
 ## How each figure is taken
 
 - **Baseline**: a workflow of three sequential no-op activities, one at a time (after 10
-  warm-up runs) and with 32 concurrent starters; a signal and an update to a running workflow; a raw `start_workflow`
-  loop (8 concurrent) to a queue with no worker.
+  warm-up runs) and saturated by 32 concurrent starters; a signal and an update to a running
+  workflow; a raw `start_workflow` loop (8 concurrent) to a queue with no worker. A dev server
+  slows as it fills, so each throughput baseline is taken beside the figure it judges: the
+  saturated bare workflow just before and just after the open loop (their mean is the
+  baseline), and the raw starts in rounds alternating with the gateway's.
+- **CPU per item**: user + system CPU of each process over the figure, divided by the items:
+  `python` is the benchmark's process (the embedded stack's worker, gateway and simulators,
+  and the load generator), `server` the dev server, `gateway` the separate gateway process.
+  On two shared cores it is what bounds throughput. Not measured for a remote server.
+- **Floor**: the Akku and Slack calls of one acted-on MFA-fatigue alert (a users batch and an
+  event query, the two writes, one Slack post), through Riposte's clients and the same
+  simulators, from a bare three-activity workflow started directly, saturated like the
+  baseline: what the alert's I/O costs with no gateway and no engine.
 - **Alert → first Akku write**: an MFA-fatigue alert about one person POSTed to the real gateway
   (Standard Webhooks signed), enriched in the Akku simulator, scored, acted on; the time is the
   simulator's write timestamp minus the POST's start (after 3 warm-up alerts).
 - **Sustained**: alerts offered at a fixed rate regardless of answers (open loop), stepping up
-  until not every alert is decided within three times the step or p99 passes 10 s.
+  until not every alert is decided within three times the step or p99 passes 10 s; the best
+  decided rate counts, with the CPU per decided alert at that step (the driver's polling of
+  the write log included).
 - **Gateway ingest**: 202s from a `riposte gateway` process (as deployed) whose queue has no
   worker (starting is all it does), 8 concurrent senders, the source rate limit lifted.
 - **Slack click → Akku write**: a signed `block_actions` POST through the Slack simulator to the

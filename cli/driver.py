@@ -146,16 +146,25 @@ async def settle(
     deadline = asyncio.get_running_loop().time() + timeout
     statuses: dict[str, InvestigationStatus] = {}
     clicked: set[str] = set()
+    settled: set[str] = set()  # asked no more: each query lands on a worker that may be saturated
     async with _http(http) as web:
         while True:
             pending_work = False
             for workflow_id in outcome.investigations:
-                status = await investigation_status(client, workflow_id)
+                if workflow_id in settled:
+                    continue
+                try:
+                    status = await investigation_status(client, workflow_id)
+                except RPCError:  # a saturated worker answers queries late (or not): ask next round
+                    pending_work = True
+                    continue
                 if status is None:
+                    settled.add(workflow_id)
                     continue
                 statuses[workflow_id] = status
                 if status.pending is not None:
                     if approve is None:
+                        settled.add(workflow_id)
                         continue
                     pending_work = True
                     request = status.pending
@@ -174,6 +183,8 @@ async def settle(
                     clicked.add(request.request_id)
                 elif status.stage not in SETTLED:
                     pending_work = True
+                else:
+                    settled.add(workflow_id)
             if not pending_work:
                 return statuses
             if asyncio.get_running_loop().time() > deadline:
