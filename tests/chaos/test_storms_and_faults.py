@@ -58,6 +58,7 @@ async def test_an_alert_storm_about_the_same_people(client: Client, task_queue: 
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # 10,000 findings into 200 investigations: about 2.5 minutes on 2 cores
 async def test_the_full_storm_50_alerts_about_200_people(client: Client, task_queue: str) -> None:
     await storm(client, task_queue, alerts=50, actors=200)
 
