@@ -32,3 +32,7 @@ GOVERNOR = RetryPolicy(
 )
 SLACK_POST = _backoff(max_interval=30, attempts=6, permanent=SLACK_PERMANENT)
 SLACK_NOTIFY = _backoff(max_interval=30, attempts=4, permanent=SLACK_PERMANENT)
+
+# A local activity holds its workflow task, and a stopping worker waits for it: each local step
+# gets this long in all, retries included, before its workflow falls back to an activity.
+LOCAL_BUDGET = timedelta(seconds=5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from temporalio import activity, workflow
@@ -68,18 +69,17 @@ async def sequential(client: Client, queue: str, n: int, warmup: int = 10) -> Sa
     return sample
 
 
-async def saturated(
-    client: Client, queue: str, seconds: float, concurrency: int = 32
+async def saturate(
+    run_one: Callable[[], Awaitable[bool]], seconds: float, concurrency: int = 32
 ) -> tuple[float, dict[str, float]]:
-    """Completions per second with `concurrency` starters keeping the worker busy, and the CPU
-    per run by process (bench/cpu.py)."""
+    """Runs per second with `concurrency` loops calling `run_one` (False: no work left) for
+    `seconds`, and the CPU per run by process (bench/cpu.py)."""
     done = 0
     deadline = time.perf_counter() + seconds
 
     async def loop() -> None:
         nonlocal done
-        while time.perf_counter() < deadline:
-            await client.execute_workflow(ThreeActivities.run, id=f"bench-sat-{uuid.uuid4()}", task_queue=queue)
+        while time.perf_counter() < deadline and await run_one():
             done += 1
 
     meter = CpuMeter.for_bench().start()
@@ -87,6 +87,16 @@ async def saturated(
     await asyncio.gather(*(loop() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
     return done / elapsed, meter.stop().per_item(done)
+
+
+async def saturated(client: Client, queue: str, seconds: float) -> tuple[float, dict[str, float]]:
+    """The bare workflow saturated by 32 concurrent starters."""
+
+    async def run_one() -> bool:
+        await client.execute_workflow(ThreeActivities.run, id=f"bench-sat-{uuid.uuid4()}", task_queue=queue)
+        return True
+
+    return await saturate(run_one, seconds)
 
 
 async def messages(client: Client, queue: str, n: int) -> tuple[Sample, Sample]:

@@ -11,7 +11,6 @@ floor's cost over the bare three-activity workflow is the alert's I/O.
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,8 +23,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.slack import slack_client
-from bench.baseline import Floor
-from bench.cpu import CpuMeter
+from bench.baseline import Floor, saturate
 from cli import driver
 from cli.stack import Stack
 from clients.akku.client import AkkuClient
@@ -84,17 +82,11 @@ async def saturated(
     for actor in actors[:5]:  # warm-up
         await client.execute_workflow(Floor.run, actor, id=f"bench-floor-warm-{uuid.uuid4()}", task_queue=queue)
     pool = actors[5:]
-    done = 0
-    deadline = time.perf_counter() + seconds
 
-    async def loop() -> None:
-        nonlocal done
-        while time.perf_counter() < deadline and pool:
-            await client.execute_workflow(Floor.run, pool.pop(), id=f"bench-floor-{uuid.uuid4()}", task_queue=queue)
-            done += 1
+    async def run_one() -> bool:
+        if not pool:
+            return False
+        await client.execute_workflow(Floor.run, pool.pop(), id=f"bench-floor-{uuid.uuid4()}", task_queue=queue)
+        return True
 
-    meter = CpuMeter.for_bench().start()
-    started = time.perf_counter()
-    await asyncio.gather(*(loop() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - started
-    return done / elapsed, meter.stop().per_item(done)
+    return await saturate(run_one, seconds, concurrency)

@@ -24,7 +24,7 @@ from temporalio.exceptions import TimeoutError as LocalBudgetSpent
 with workflow.unsafe.imports_passed_through():
     from activities.akku import AkkuActivities
     from activities.dispatch import DispatchActivities
-    from activities.retry import AKKU_READ, DISPATCH
+    from activities.retry import AKKU_READ, DISPATCH, LOCAL_BUDGET
     from riposte import search_attributes as sa
     from riposte.models.alert import IdentityKind
     from riposte.models.common import DetectionType
@@ -39,9 +39,6 @@ RESOLVE_CHUNK = 500
 # workflow.patched() ids: each gates one change to the command sequence (see tests/histories/)
 LOCAL_DISPATCH = "local-dispatch-v1"
 LOCAL_MAX_PEOPLE = 20  # an alert about at most this many people runs its steps locally
-# A local activity holds its workflow task, and a stopping worker waits for it: each local step
-# gets this long in all (retries included) before it falls back to an ordinary activity.
-LOCAL_BUDGET = timedelta(seconds=5)
 ADMIN_HISTORY_DAYS = 90  # seed 002: compare an admin against their own last 90 days
 LIST_CAP = 100
 ArgT = TypeVar("ArgT")

@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.akku import AkkuActivities
     from activities.decide import evaluate
     from activities.governor import GovernorActivities
-    from activities.retry import AKKU_WRITE, GOVERNOR, SLACK_NOTIFY, SLACK_POST
+    from activities.retry import AKKU_WRITE, GOVERNOR, LOCAL_BUDGET, SLACK_NOTIFY, SLACK_POST
     from activities.slack import SlackActivities
     from playbooks.decide import response_rank
     from playbooks.schema import Approval, ApprovalOption, PlaybookSnapshot
@@ -52,8 +52,6 @@ with workflow.unsafe.imports_passed_through():
     from riposte.temporal import run_url
 
 CONTINUE_AS_NEW_EVENTS = 2_000
-# a local activity holds its workflow task (and a stopping worker): its budget, retries included
-LOCAL_BUDGET = timedelta(seconds=5)
 # workflow.patched() ids: each gates one change to the command sequence (see tests/histories/)
 APPROVERS_BEFORE_POST = "approvers-before-post-v1"
 REPOST_UNTIL_DELIVERED = "repost-until-delivered-v1"
