@@ -21,8 +21,9 @@ from activities.akku import AkkuActivities
 from activities.decide import evaluate
 from activities.dispatch import DispatchActivities
 from activities.governor import GovernorActivities
-from activities.slack import SlackActivities, slack_client
+from activities.slack import SlackActivities
 from clients.akku.client import AkkuClient
+from clients.slack import slack_client
 from riposte.models.governor import governor_task_queue
 from riposte.pseudonyms import RunNames
 from riposte.settings import Settings

@@ -136,10 +136,3 @@ class SlackActivities:
                 unfurl_links=False,
             )
         )
-
-
-def slack_client(settings: Settings) -> AsyncWebClient:
-    """The bot's Web API client. Rate limits are not slept on here: Temporal's next retry waits them out."""
-    return AsyncWebClient(
-        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url, timeout=15
-    )

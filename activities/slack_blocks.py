@@ -5,20 +5,18 @@ Pure functions: the activities post what these build, the tests read it.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from playbooks.schema import ApprovalOption
 from riposte.models.actions import ActionResult
 from riposte.models.common import ActionKind, DetectionType, Severity
 from riposte.models.evidence import ActorEvidence, UserRecord
+from riposte.models.playbook import ApprovalOption
 from riposte.models.runs import ApprovalRequest, ApprovalUpdate, Assessment, Notification
+from riposte.models.slack import ACTION_PREFIX, ButtonValue
 
 TEXT_LIMIT = 3000  # a section's text
 BLOCK_LIMIT = 50
 BUTTON_LIMIT = 75
-VALUE_LIMIT = 2000
-ACTION_PREFIX = "riposte_decide_"
 DESTRUCTIVE = {ActionKind.LOCK, ActionKind.RESET_MFA, ActionKind.REVOKE_ROLE, ActionKind.FORCE_PASSWORD_RESET}
 Block = dict[str, Any]
 
@@ -89,12 +87,12 @@ def _actions_text(actions: list[ActionKind]) -> str:
 
 
 def _button(request: ApprovalRequest, option: ApprovalOption) -> Block:
-    value = json.dumps({"w": request.workflow_id, "r": request.request_id, "o": option.id}, separators=(",", ":"))
+    value = ButtonValue(workflow_id=request.workflow_id, request_id=request.request_id, option_id=option.id).pack()
     button: Block = {
         "type": "button",
         "action_id": f"{ACTION_PREFIX}{option.id}",
         "text": {"type": "plain_text", "text": _cut(option.label, BUTTON_LIMIT)},
-        "value": value[:VALUE_LIMIT],
+        "value": value,
     }
     if option.style != "default":
         button["style"] = option.style

@@ -29,12 +29,12 @@ from bench import baseline, floor
 from bench import riposte_figures as rf
 from bench.cpu import describe
 from bench.stats import Row, ms
+from cli.devserver import find_binary
+from cli.rig import free_port
 from cli.stack import StackOptions, embedded_stack
 from riposte import search_attributes
-from riposte.devserver import find_binary
 from riposte.settings import load_settings
 from riposte.temporal import data_converter
-from tests.support.servers import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -22,11 +22,11 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.slack import slack_client
 from bench.baseline import Floor, saturate
 from cli import driver
 from cli.stack import Stack
 from clients.akku.client import AkkuClient
+from clients.slack import slack_client
 from riposte.models.common import ActionKind
 
 ACTIONS = (ActionKind.RESET_MFA, ActionKind.FORCE_PASSWORD_RESET)  # the mfa-fatigue playbook's

@@ -21,11 +21,11 @@ from bench import baseline
 from bench.cpu import CpuMeter
 from bench.stats import Sample
 from cli import driver
+from cli.rig import free_port
 from cli.stack import Stack
 from gateway.sources import samples
 from riposte.models.runs import AlertRunOutcome
 from riposte.settings import Settings
-from tests.support.servers import free_port
 
 
 def _at(stamp: str) -> float:

@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 from temporalio.client import Client
 
-from riposte.devserver import DevServer
+from cli.devserver import DevServer
 from riposte.settings import Settings
 from riposte.temporal import make_client
 

@@ -32,8 +32,8 @@ from gateway.metrics import GatewayMetrics
 from gateway.sources import Delivery, parsers
 from gateway.starter import split, start_alert_run
 from gateway.temporal import TemporalConnection, TemporalUnavailable
-from playbooks.schema import PlaybookSnapshot
 from riposte.models.alert import Alert
+from riposte.models.playbook import PlaybookSnapshot
 from riposte.settings import Settings
 
 log = logging.getLogger("riposte.gateway")

@@ -25,10 +25,10 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.slack import slack_client
-from activities.slack_blocks import ACTION_PREFIX
+from clients.slack import slack_client
 from gateway.errors import error_response
 from riposte.models.runs import DecisionAck, DecisionRequest
+from riposte.models.slack import ACTION_PREFIX, ButtonValue
 from riposte.settings import Settings
 
 log = logging.getLogger("riposte.slack")
@@ -38,13 +38,13 @@ DELIVERY_TIMEOUT = 30.0
 class Click:
     """One button click, as far as Riposte needs it."""
 
-    def __init__(self, payload: dict[str, Any], action: dict[str, Any], value: dict[str, str]) -> None:
+    def __init__(self, payload: dict[str, Any], action: dict[str, Any], value: ButtonValue) -> None:
         user = payload.get("user") or {}
         self.user_id: str = user.get("id") or ""
         self.user_name: str = user.get("name") or user.get("username") or self.user_id
-        self.workflow_id = value["w"]
-        self.request_id = value["r"]
-        self.option_id = value["o"]
+        self.workflow_id = value.workflow_id
+        self.request_id = value.request_id
+        self.option_id = value.option_id
         self.response_url: str | None = payload.get("response_url")
         self.action_id: str = action.get("action_id", "")
 
@@ -77,8 +77,7 @@ def build_slack_router(settings: Settings, get_client: Callable[[], Awaitable[Cl
             if not str(action.get("action_id", "")).startswith(ACTION_PREFIX):
                 continue
             try:
-                value = json.loads(action.get("value") or "{}")
-                click = Click(payload, action, value)
+                click = Click(payload, action, ButtonValue.unpack(str(action.get("value") or "")))
             except (ValueError, KeyError, TypeError):
                 log.warning("refused Slack interaction: unreadable button value")
                 continue

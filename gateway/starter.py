@@ -15,9 +15,9 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from playbooks.schema import PlaybookSnapshot
 from riposte import search_attributes as sa
 from riposte.models.alert import Alert, IdentityKind
+from riposte.models.playbook import PlaybookSnapshot
 from riposte.models.runs import AlertRunInput, RunOptions
 from riposte.pseudonyms import RunNames
 from riposte.settings import Settings

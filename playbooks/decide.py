@@ -8,10 +8,10 @@ drives the response; guards then make it safer, never more aggressive.
 
 from __future__ import annotations
 
-from playbooks.schema import ApprovalOption, Band, Guards, Playbook
 from playbooks.scoring import score_finding
 from riposte.models.common import ActionKind, DetectionType, Response, Severity
 from riposte.models.evidence import UserRecord
+from riposte.models.playbook import ApprovalOption, Band, Guards, Playbook
 from riposte.models.runs import Assessment, EvaluationInput, Factor, Finding
 
 RANK = {Response.OBSERVE: 0, Response.NOTIFY: 1, Response.APPROVE: 2, Response.ACT: 3}

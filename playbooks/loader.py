@@ -15,9 +15,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from playbooks.schema import Playbook, PlaybookSnapshot
 from riposte.models.alert import Alert
 from riposte.models.common import Severity
+from riposte.models.playbook import Playbook, PlaybookSnapshot
 
 SEVERITY_ORDER = {s: i for i, s in enumerate(Severity)}
 

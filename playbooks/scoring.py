@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from playbooks.schema import FactorParams, Guards
 from riposte.models.common import Severity
 from riposte.models.evidence import ActorEvidence, AlertContext, GeoPoint
+from riposte.models.playbook import FactorParams, Guards
 from riposte.models.runs import Factor, Finding
 
 BRUTE_FORCE_MIN_USERS = 3  # seed 002: distinct users > 3

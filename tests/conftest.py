@@ -20,8 +20,8 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from cli.devserver import find_binary
 from riposte import search_attributes
-from riposte.devserver import find_binary
 from riposte.temporal import data_converter
 
 

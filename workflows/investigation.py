@@ -27,12 +27,12 @@ with workflow.unsafe.imports_passed_through():
     from activities.retry import AKKU_WRITE, GOVERNOR, LOCAL_BUDGET, SLACK_NOTIFY, SLACK_POST
     from activities.slack import SlackActivities
     from playbooks.decide import response_rank
-    from playbooks.schema import Approval, ApprovalOption, PlaybookSnapshot
     from riposte import search_attributes as sa
     from riposte.models.actions import ActionRequest, ActionResult
     from riposte.models.common import ActionKind, Response
     from riposte.models.evidence import UserRecord
     from riposte.models.governor import PermitRequest
+    from riposte.models.playbook import Approval, ApprovalOption, PlaybookSnapshot
     from riposte.models.runs import (
         ApprovalPosted,
         ApprovalRequest,

@@ -11,11 +11,11 @@ from typing import Literal
 
 from pydantic import Field
 
-from playbooks.schema import ApprovalOption, PlaybookSnapshot
 from riposte.models.actions import ActionResult
 from riposte.models.alert import Alert, AlertRef
 from riposte.models.common import ActionKind, DetectionType, Model, Response, Severity
 from riposte.models.evidence import ActorEvidence, AlertContext, UserRecord
+from riposte.models.playbook import ApprovalOption, PlaybookSnapshot
 
 
 class RunOptions(Model):

@@ -8,8 +8,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from activities.akku import admin_history, failure_risk, summarise, worst_risk
 from clients.akku.models import AuditEvent, AuthEvent
+from playbooks.evidence import admin_history, failure_risk, summarise, worst_risk
 from riposte.models.evidence import (
     GEO_POINTS_CAP,
     IPS_CAP,

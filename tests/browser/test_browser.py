@@ -12,11 +12,10 @@ from playwright.async_api import Browser, Dialog, async_playwright
 from temporalio.client import Client
 
 from cli import driver
+from cli.devserver import DevServer
+from cli.rig import free_port, running_stack
 from riposte import search_attributes
-from riposte.devserver import DevServer
 from riposte.temporal import data_converter
-from tests.engine.conftest import running_stack
-from tests.support.servers import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [

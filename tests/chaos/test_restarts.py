@@ -23,10 +23,9 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from cli import driver
-from riposte.devserver import DevServer
+from cli.devserver import DevServer
+from cli.rig import WEBHOOK_TOKEN, free_port, running_stack
 from riposte.temporal import data_converter
-from tests.engine.conftest import WEBHOOK_TOKEN, running_stack
-from tests.support.servers import free_port
 
 RIPOSTE = str(Path(sys.executable).with_name("riposte"))
 

@@ -13,8 +13,8 @@ import pytest
 from temporalio.client import Client
 
 from cli import driver
+from cli.rig import running_stack
 from cli.stack import Stack
-from tests.engine.conftest import running_stack
 
 
 async def sim_get(http: httpx.AsyncClient, stack: Stack, path: str) -> dict[str, Any]:

@@ -22,8 +22,8 @@ import pytest
 from temporalio.client import Client
 
 from cli import driver
+from cli.rig import running_stack
 from cli.stack import Stack
-from tests.engine.conftest import running_stack
 
 RIPOSTE = str(Path(sys.executable).with_name("riposte"))
 SEED = int(os.environ.get("RIPOSTE_CHAOS_SEED", "20261124"))

@@ -16,8 +16,8 @@ from cli import driver
 from cli.demo import AlertRun, run_demo
 from cli.main import app
 from cli.operators import decide, export_history, list_runs, replay_histories, show_run
+from cli.rig import running_stack, stack_settings, terminate_open_workflows
 from cli.stack import StackOptions
-from tests.engine.conftest import running_stack, stack_settings, terminate_open_workflows
 
 runner = CliRunner()
 COMMANDS = ["dev", "demo", "worker", "gateway", "simulate", "replay", "approve", "deny", "runs", "show", "export"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.servers import free_port
+from cli.rig import free_port
 
 RIPOSTE = str(Path(sys.executable).with_name("riposte"))
 

@@ -14,7 +14,7 @@ import pytest
 from temporalio.client import Client
 
 from cli import driver
-from tests.engine.conftest import running_stack
+from cli.rig import running_stack
 
 EVENTS_LIMIT = 10_000
 BYTES_LIMIT = 10 * 1024 * 1024

@@ -270,7 +270,7 @@ async def test_each_playbook_end_to_end(stack: Stack, scenario: str, stage: str,
 
 
 async def test_dry_run_decides_and_records_but_never_writes(client: Any, task_queue: str) -> None:
-    from tests.engine.conftest import running_stack
+    from cli.rig import running_stack
 
     async with running_stack(client, task_queue, riposte_dry_run=True) as dry:
         fired = await driver.fire_scenario(dry, "mfa_fatigue")

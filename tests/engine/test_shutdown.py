@@ -18,10 +18,10 @@ from temporalio.worker import Replayer, Worker
 
 from activities.retry import LOCAL_BUDGET
 from cli import driver
+from cli.rig import running_stack
 from cli.stack import Stack
 from riposte.models.governor import governor_task_queue, governor_workflow_id
 from riposte.temporal import data_converter
-from tests.engine.conftest import running_stack
 from worker import WORKFLOWS, activities, running_worker
 from workflows.governor import ActionGovernor
 

@@ -18,8 +18,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from cli import driver
 from cli.operators import decide
+from cli.rig import playbooks_with, running_stack
 from cli.stack import Stack
-from tests.engine.conftest import playbooks_with, running_stack
 
 pytestmark = pytest.mark.time_skipping
 

@@ -16,8 +16,8 @@ from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from cli.devserver import DevServer, DevServerError
 from riposte import search_attributes
-from riposte.devserver import DevServer, DevServerError
 
 
 def free_port() -> int:
@@ -64,7 +64,7 @@ def test_killed_parent_takes_the_server_down(tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
         import asyncio, sys
-        from riposte.devserver import DevServer
+        from cli.devserver import DevServer
         async def main():
             server = DevServer(port={port}, ui_port=None)
             await server.start()

@@ -18,6 +18,7 @@ import httpx
 import pytest
 from temporalio.client import Client
 
+from cli.rig import free_port
 from gateway.app import create_app
 from gateway.auth import sign
 from gateway.sources import samples
@@ -25,7 +26,7 @@ from playbooks.loader import PlaybookSet
 from riposte.models.alert import IdentityKind
 from riposte.models.runs import AlertRunInput
 from riposte.settings import Settings, load_settings
-from tests.support.servers import free_port, running_app
+from tests.support.servers import running_app
 
 TOKEN = "gw-test-token-0b9d2c"
 SECRET = "whsec_Z3ctdGVzdC1zZWNyZXQtMDEyMzQ1Njc4OQ=="

@@ -16,11 +16,11 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
+from cli.devserver import find_binary
 from cli.driver import fire_scenario, settle
+from cli.rig import running_stack
 from riposte import search_attributes
-from riposte.devserver import find_binary
 from riposte.temporal import data_converter
-from tests.engine.conftest import running_stack
 
 OUT = Path(__file__).parent
 SCENARIOS = ("mfa_fatigue", "admin_elevation")

@@ -14,10 +14,10 @@ from temporalio.client import Client
 
 from cli import driver
 from cli.operators import list_runs
+from cli.rig import running_stack
 from riposte import search_attributes as sa
 from riposte.codec import CodecKeyError, EncryptionCodec, parse_keys
 from riposte.settings import SettingsError, load_settings
-from tests.engine.conftest import running_stack
 
 
 def key() -> str:

@@ -11,8 +11,8 @@ import httpx
 from temporalio.client import Client
 
 from cli import driver
+from cli.rig import playbooks_with, running_stack
 from cli.stack import Stack
-from tests.engine.conftest import playbooks_with, running_stack
 
 
 async def click(stack: Stack, workflow_id: str, option: str, user: str) -> httpx.Response:

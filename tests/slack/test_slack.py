@@ -17,15 +17,15 @@ from temporalio.testing import ActivityEnvironment
 from activities.slack import SlackActivities
 from activities.slack_blocks import BLOCK_LIMIT, TEXT_LIMIT, approval_blocks, decided_blocks
 from cli import driver
+from cli.rig import running_stack
 from cli.stack import Stack
-from playbooks.schema import ApprovalOption
 from riposte.models.actions import ActionResult
 from riposte.models.common import ActionKind, DetectionType, Response, Severity
 from riposte.models.evidence import ActorEvidence, UserRecord
+from riposte.models.playbook import ApprovalOption
 from riposte.models.runs import ApprovalPosted, ApprovalRequest, ApprovalUpdate, Assessment, Factor
 from riposte.settings import load_settings
 from simulators.slack.server import SimUser, SlackSimConfig, create_app
-from tests.engine.conftest import running_stack
 from tests.support.servers import running_app
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)

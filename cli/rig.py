@@ -1,0 +1,96 @@
+"""A rig for tests, benchmarks and history recording: the embedded stack on free loopback ports.
+
+`running_stack` runs `cli.stack.embedded_stack` (the very code behind `riposte dev`) against a
+given Temporal client, on free ports and its own task queue, so each caller gets its own worker,
+governor and simulators; workflows it leaves open are terminated afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from cli.stack import Stack, StackOptions, embedded_stack
+from riposte.models.governor import governor_task_queue
+from riposte.settings import Settings, load_settings
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+REPO = Path(__file__).resolve().parents[1]
+WEBHOOK_TOKEN = "engine-test-webhook-token"  # noqa: S105 - a rig value, not a real secret
+WEBHOOK_SECRET = "whsec_" + "ZW5naW5lLXRlc3Qtd2ViaG9vay1zZWNyZXQ="  # a rig value, not a real secret
+
+
+def stack_settings(client: Client, task_queue: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "temporal_address": client.service_client.config.target_host,
+        "temporal_task_queue": task_queue,
+        "temporal_ui_url": "http://127.0.0.1:8233",
+        "akku_base_url": f"http://127.0.0.1:{free_port()}/api",
+        "slack_api_url": f"http://127.0.0.1:{free_port()}/api/",
+        "riposte_http_port": free_port(),
+        "riposte_webhook_token": WEBHOOK_TOKEN,
+        "riposte_webhook_secret": WEBHOOK_SECRET,
+        "riposte_playbooks_dir": REPO / "playbooks",
+        "riposte_state_dir": REPO / ".state" / "tests",
+    }
+    values.update(overrides)
+    return load_settings(**values)
+
+
+@contextlib.asynccontextmanager
+async def running_stack(
+    client: Client, task_queue: str, *, worker: bool = True, akku_staff: int = 200, **overrides: object
+) -> AsyncIterator[Stack]:
+    settings = stack_settings(client, task_queue, **overrides)
+    try:
+        options = StackOptions(quiet=True, worker=worker, akku_staff=akku_staff)
+        async with embedded_stack(settings, options) as stack:
+            yield stack
+    finally:
+        await terminate_open_workflows(client, task_queue)
+
+
+async def terminate_open_workflows(client: Client, task_queue: str) -> None:
+    """Visibility lags a little behind starts: sweep until a listing comes back empty twice."""
+    query = f"(TaskQueue = '{task_queue}' OR TaskQueue = '{governor_task_queue(task_queue)}') AND ExecutionStatus = 'Running'"
+    empty = 0
+    for _ in range(50):
+        found = 0
+        try:
+            executions = [e async for e in client.list_workflows(query)]
+        except RPCError as exc:
+            if exc.status is RPCStatusCode.UNIMPLEMENTED:  # the time-skipping server has no visibility
+                return
+            raise
+        for execution in executions:
+            found += 1
+            with contextlib.suppress(RPCError):
+                await client.get_workflow_handle(execution.id, run_id=execution.run_id).terminate("test finished")
+        empty = empty + 1 if found == 0 else 0
+        if empty >= 2:
+            return
+        await asyncio.sleep(0.1)
+
+
+def playbooks_with(tmp_path: Path, name: str, old: str, new: str) -> Path:
+    folder = tmp_path / "playbooks"
+    shutil.copytree(REPO / "playbooks", folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    path = folder / f"{name}.yaml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+    return folder
