@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -89,12 +89,29 @@ class Settings(BaseSettings):
     riposte_sources_file: Path | None = Field(
         default=None, description="YAML overriding the gateway's per-source settings (config/sources.yaml)"
     )
+    riposte_protected_actors: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Akku ids never acted on automatically, on top of each playbook's own list (case-insensitive)",
+    )
+    riposte_detect: Literal["stream", "poll", "off"] = Field(
+        default="off", description="detection from Akku's event stream: stream, poll (once a minute) or off"
+    )
+    # --- the Akku-stream detector's knobs (detect/) ---
 
     @field_validator("slack_approver_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("riposte_protected_actors", mode="before")
+    @classmethod
+    def _split_actors(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().lower() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            return [str(part).strip().lower() for part in value if str(part).strip()]
         return value
 
     @field_validator("riposte_codec_allowed", "riposte_codec_origins", mode="before")

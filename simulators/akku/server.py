@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from clients.akku import adapter as api
 from riposte.models.common import ActionKind
 from simulators.akku import scenarios
-from simulators.akku.store import Store, event_order
+from simulators.akku.store import CITIES, Store, event_order
 
 FAULT_KINDS = ("429", "500", "502", "503", "timeout", "bad_json", "drop")
 ACTION_BY_PATH = {path: kind for kind, path in api.ACTION_PATHS.items()}
@@ -68,6 +68,10 @@ class ActionBody(BaseModel):
     reason: str = Field(min_length=1)
     reference: str = Field(min_length=1)
     role: str | None = None
+
+
+class NewEvents(BaseModel):
+    events: list[dict[str, Any]] = Field(min_length=1, max_length=100_000)
 
 
 class Faults(BaseModel):
@@ -517,6 +521,37 @@ def _controls(app: FastAPI, store: Store, written: WriteLog) -> None:
     async def clear_faults() -> dict[str, Any]:
         store.faults = None
         return {"faults": None}
+
+    @app.post("/_sim/events")
+    async def write_events(body: NewEvents) -> dict[str, Any]:
+        """Write events as Akku would (tests, the detector's scenarios): each gets an event id and
+        lands in the log, the per-actor index and the live stream; `timestamp` defaults to now."""
+        ids = []
+        for raw in body.events:
+            fields = dict(raw)
+            event_type, actor_id = str(fields.pop("event_type", "")), str(fields.pop("actor_id", ""))
+            if not event_type or not actor_id:
+                raise SimError(422, "invalid_request", "every event needs event_type and actor_id")
+            at = _parse_ts(str(fields.pop("timestamp")), "timestamp") if fields.get("timestamp") else None
+            city = fields.pop("city", None)
+            if city is not None and city not in CITIES:
+                raise SimError(422, "invalid_request", f"unknown city {city!r}; known: {sorted(CITIES)}")
+            ip = str(fields.pop("source_ip", "198.51.100.7"))
+            store.event(event_type, actor_id, at or store.clock(), ip, city, **fields)
+            ids.append(store.events[-1]["event_id"])
+        store.settle()
+        return {"event_ids": ids}
+
+    @app.patch("/_sim/users/{actor_id}")
+    async def patch_user(actor_id: str, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+        """Create or change a user record (status, roles, privileged, last_active_at, ...)."""
+        if actor_id not in store.users:
+            store.add_user(actor_id)
+        unknown = set(body) - set(store.users[actor_id])
+        if unknown:
+            raise SimError(422, "invalid_request", f"unknown user fields {sorted(unknown)}")
+        store.users[actor_id].update(body)
+        return store.users[actor_id]
 
     @app.get("/_sim/users/{actor_id}")
     async def user(actor_id: str) -> dict[str, Any]:

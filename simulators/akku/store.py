@@ -77,6 +77,10 @@ class Store:
 
     # --- population -----------------------------------------------------------------------
 
+    def add_user(self, actor_id: str) -> None:
+        """A new ordinary account (control route: tests shape it afterwards)."""
+        self._user(actor_id)
+
     def _user(self, actor_id: str, *, roles: list[str] | None = None, last_active_days: float = 0.2) -> None:
         first, last = self.rng.choice(FIRST), self.rng.choice(LAST)
         email = f"{first}.{last}.{actor_id.removeprefix('u_')}@example.com"
