@@ -24,7 +24,7 @@ from activities.akku import gather_evidence, translated
 from clients.akku.client import AkkuClient
 from riposte import search_attributes as sa
 from riposte.models.enrichment import EvidenceRequest
-from riposte.models.runs import DispatchRequest, DispatchResult, Finding, InvestigationInput
+from riposte.models.runs import ADD_FINDING, DispatchRequest, DispatchResult, Finding, InvestigationInput
 from riposte.pseudonyms import RunNames
 
 SIGNAL_CONCURRENCY = 20
@@ -72,7 +72,7 @@ class DispatchActivities:
                     id=workflow_id,
                     task_queue=self._task_queue,
                     id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-                    start_signal="add_finding",
+                    start_signal=ADD_FINDING,
                     start_signal_args=[finding],
                     search_attributes=TypedSearchAttributes(
                         [

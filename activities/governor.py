@@ -19,6 +19,7 @@ from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
 from riposte.models.governor import (
+    ACQUIRE_BATCH,
     GovernorInput,
     PermitBatch,
     PermitBatchDecision,
@@ -69,7 +70,7 @@ class PermitBatcher:
             )
             try:
                 result: PermitBatchDecision = await self._client.execute_update_with_start_workflow(
-                    "acquire_batch",
+                    ACQUIRE_BATCH,
                     PermitBatch(requests=[r for r, _ in batch]),
                     start_workflow_operation=start,
                     result_type=PermitBatchDecision,

@@ -33,6 +33,21 @@ GOVERNOR = RetryPolicy(
 SLACK_POST = _backoff(max_interval=30, attempts=6, permanent=SLACK_PERMANENT)
 SLACK_NOTIFY = _backoff(max_interval=30, attempts=4, permanent=SLACK_PERMANENT)
 
+# A pure step (scoring) fails the same way every time: a few attempts, then the run fails visibly
+# (Temporal keeps the workflow task failing and the UI shows why) instead of retrying forever.
+SCORING = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
+
+# How long one attempt may take, beside the policies that retry it.
+AKKU_WRITE_TIMEOUT = timedelta(seconds=30)
+GOVERNOR_TIMEOUT = timedelta(seconds=30)
+SLACK_TIMEOUT = timedelta(seconds=30)
+SCORING_TIMEOUT = timedelta(seconds=10)
+RESOLVE_TIMEOUT = timedelta(minutes=2)
+READ_HEARTBEAT = timedelta(seconds=30)
+IP_ACTIVITY_TIMEOUT = timedelta(minutes=5)
+DISPATCH_TIMEOUT = timedelta(minutes=5)
+DISPATCH_HEARTBEAT = timedelta(seconds=20)
+
 # A local activity holds its workflow task, and a stopping worker waits for it: each local step
 # gets this long in all, retries included, before its workflow falls back to an activity.
 LOCAL_BUDGET = timedelta(seconds=5)

@@ -28,7 +28,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from cli import driver
 from cli.stack import Stack, StackOptions, embedded_stack, print_banner
-from riposte.models.runs import AlertRunOutcome, DecisionRequest, InvestigationStatus
+from riposte.models.runs import DECIDE, AlertRunOutcome, DecisionRequest, InvestigationStatus
 from riposte.settings import Settings
 from riposte.temporal import run_url
 
@@ -260,7 +260,7 @@ async def _auto_decide(stack: Stack, http: httpx.AsyncClient, client: Client, in
         return  # not posted yet (404): try again at the next poll
     inv.clicked = pending.request_id
     await client.get_workflow_handle(inv.workflow_id).execute_update(
-        "decide",
+        DECIDE,
         DecisionRequest(
             request_id=pending.request_id,
             option_id=chosen.id,

@@ -18,7 +18,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
 from cli.stack import Stack
-from riposte.models.runs import AlertRunOutcome, InvestigationStatus
+from riposte.models.runs import STATUS, AlertRunOutcome, InvestigationStatus
 
 SETTLED = {"acted", "approved", "dismissed", "notified", "observed", "timed_out", "dry_run", "closed"}
 
@@ -86,7 +86,7 @@ async def investigation_status(client: Client, workflow_id: str) -> Investigatio
     """The live status, or None once the investigation has closed."""
     handle = client.get_workflow_handle(workflow_id)
     try:
-        status: InvestigationStatus = await handle.query("status", result_type=InvestigationStatus)
+        status: InvestigationStatus = await handle.query(STATUS, result_type=InvestigationStatus)
     except RPCError:
         description = await handle.describe()
         if description.status in (None, WorkflowExecutionStatus.RUNNING):

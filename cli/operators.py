@@ -13,7 +13,7 @@ from temporalio.service import RPCError
 from temporalio.worker import Replayer
 
 from riposte import search_attributes as sa
-from riposte.models.runs import DecisionAck, DecisionRequest, InvestigationOutcome, InvestigationStatus
+from riposte.models.runs import DECIDE, STATUS, DecisionAck, DecisionRequest, InvestigationOutcome, InvestigationStatus
 from riposte.pseudonyms import RunNames
 from riposte.settings import Settings
 from riposte.temporal import data_converter, make_client, run_url
@@ -28,7 +28,7 @@ async def decide(settings: Settings, workflow_id: str, *, approve: bool, option:
     client = await _client(settings)
     handle = client.get_workflow_handle(workflow_id)
     try:
-        status = await handle.query("status", result_type=InvestigationStatus)
+        status = await handle.query(STATUS, result_type=InvestigationStatus)
     except RPCError as exc:
         Console(stderr=True).print(f"[red]{workflow_id}: {exc.message}[/red]")
         return 1
@@ -47,7 +47,7 @@ async def decide(settings: Settings, workflow_id: str, *, approve: bool, option:
         return 2
     try:
         ack = await handle.execute_update(
-            "decide",
+            DECIDE,
             DecisionRequest(
                 request_id=pending.request_id,
                 option_id=chosen.id,
@@ -128,7 +128,7 @@ async def show_run(settings: Settings, workflow_id: str, console: Console) -> in
         console.print(f"detections: {', '.join(d.value for d in outcome.detections)}   score: {outcome.score:.0f}")
         factors, actions = outcome.factors, outcome.actions
     else:
-        status = await handle.query("status", result_type=InvestigationStatus)
+        status = await handle.query(STATUS, result_type=InvestigationStatus)
         score = f"{status.score:.0f}" if status.score is not None else "not scored yet"
         console.print(f"[bold]{workflow_id}[/bold]  stage: [bold]{status.stage}[/bold]  score: {score}")
         detections = ", ".join(d.value for d in status.detections) or "none yet"

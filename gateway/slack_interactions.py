@@ -27,7 +27,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from clients.slack import slack_client
 from gateway.errors import error_response
-from riposte.models.runs import DecisionAck, DecisionRequest
+from riposte.models.runs import DECIDE, DecisionAck, DecisionRequest
 from riposte.models.slack import ACTION_PREFIX, ButtonValue
 from riposte.settings import Settings
 
@@ -109,7 +109,7 @@ def build_slack_router(settings: Settings, get_client: Callable[[], Awaitable[Cl
             client = await get_client()
             handle = client.get_workflow_handle(click.workflow_id)
             ack = await asyncio.wait_for(
-                handle.execute_update("decide", decision, result_type=DecisionAck), DELIVERY_TIMEOUT
+                handle.execute_update(DECIDE, decision, result_type=DecisionAck), DELIVERY_TIMEOUT
             )
         except WorkflowUpdateFailedError as exc:
             reason = exc.cause.message if isinstance(exc.cause, ApplicationError) else str(exc.cause or exc)

@@ -23,6 +23,19 @@ REVOKE_ROLE = ApprovalOption(
 DISMISS = ApprovalOption(id="dismiss", label="Dismiss as benign", actions=[])
 
 
+def approve_option(actions: list[ActionKind]) -> ApprovalOption:
+    """The default 'do it' button for a band's actions (destructive: it asks to confirm)."""
+    label = ("Approve: " + ", ".join(a.value.replace("_", " ") for a in actions))[:75]
+    return ApprovalOption(id="approve", label=label, actions=actions, style="danger", confirm=True)
+
+
+def default_options(actions: list[ActionKind]) -> list[ApprovalOption]:
+    """What a person is offered when the playbook names no options: the actions, or dismiss.
+    An escalation with nothing proposed (e.g. the action limit reached on a notify-only band)
+    offers a lock."""
+    return [approve_option(actions or [ActionKind.LOCK]), DISMISS]
+
+
 def response_rank(response: Response) -> int:
     return RANK[response]
 
@@ -96,16 +109,7 @@ def evaluate(inp: EvaluationInput) -> Assessment:
         if response is Response.ACT and not actions:
             response = Response.NOTIFY
     if response is Response.APPROVE and not options and actions:
-        options = [
-            ApprovalOption(
-                id="approve",
-                label=("Approve: " + ", ".join(a.value.replace("_", " ") for a in actions))[:75],
-                actions=actions,
-                style="danger",
-                confirm=True,
-            ),
-            DISMISS,
-        ]
+        options = default_options(actions)
     limit = playbook.guards.auto_action_limit
     return Assessment(
         score=min(100.0, score),

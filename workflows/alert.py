@@ -24,20 +24,28 @@ from temporalio.exceptions import TimeoutError as LocalBudgetSpent
 with workflow.unsafe.imports_passed_through():
     from activities.akku import AkkuActivities
     from activities.dispatch import DispatchActivities
-    from activities.retry import AKKU_READ, DISPATCH, LOCAL_BUDGET
+    from activities.retry import (
+        AKKU_READ,
+        DISPATCH,
+        DISPATCH_HEARTBEAT,
+        DISPATCH_TIMEOUT,
+        IP_ACTIVITY_TIMEOUT,
+        LOCAL_BUDGET,
+        READ_HEARTBEAT,
+        RESOLVE_TIMEOUT,
+    )
     from riposte import search_attributes as sa
     from riposte.models.alert import IdentityKind
     from riposte.models.common import DetectionType
     from riposte.models.enrichment import IpActivityRequest, ResolveRequest
     from riposte.models.evidence import AlertContext, IpStats
     from riposte.models.runs import AlertRunInput, AlertRunOutcome, DispatchRequest
+    from workflows import patches
 
 BATCH = 100  # Akku's batch query limit
 CONCURRENCY = 4  # batches in flight at once
 MAX_ACTORS = 5000  # one alert acts on at most this many accounts
 RESOLVE_CHUNK = 500
-# workflow.patched() ids: each gates one change to the command sequence (see tests/histories/)
-LOCAL_DISPATCH = "local-dispatch-v1"
 LOCAL_MAX_PEOPLE = 20  # an alert about at most this many people runs its steps locally
 ADMIN_HISTORY_DAYS = 90  # seed 002: compare an admin against their own last 90 days
 LIST_CAP = 100
@@ -61,7 +69,7 @@ class AlertWorkflow:
         # activities, inside this run's first workflow task: no activity task round trips, no
         # further workflow tasks. A storm's reads and batches stay activities: heartbeats,
         # bounded concurrency, each seen on its own in the UI.
-        self._local = len(alert.actors) <= LOCAL_MAX_PEOPLE and workflow.patched(LOCAL_DISPATCH)
+        self._local = len(alert.actors) <= LOCAL_MAX_PEOPLE and workflow.patched(patches.LOCAL_DISPATCH)
 
         actor_ids: dict[str, None] = {}  # ordered set
         unknown: list[str] = []
@@ -73,8 +81,8 @@ class AlertWorkflow:
             resolved = await self._step(
                 AkkuActivities.resolve_identities,
                 ResolveRequest(refs=to_resolve[start : start + RESOLVE_CHUNK]),
-                timeout=timedelta(minutes=2),
-                heartbeat=timedelta(seconds=30),
+                timeout=RESOLVE_TIMEOUT,
+                heartbeat=READ_HEARTBEAT,
                 retry=AKKU_READ,
             )
             actor_ids.update(dict.fromkeys(resolved.actor_ids.values()))
@@ -86,8 +94,8 @@ class AlertWorkflow:
             activity = await self._step(
                 AkkuActivities.ip_activity,
                 IpActivityRequest(ips=alert.source_ips[:LIST_CAP], since=since, until=until),
-                timeout=timedelta(minutes=5),
-                heartbeat=timedelta(seconds=30),
+                timeout=IP_ACTIVITY_TIMEOUT,
+                heartbeat=READ_HEARTBEAT,
                 retry=AKKU_READ,
             )
             ip_stats = activity.stats
@@ -120,8 +128,8 @@ class AlertWorkflow:
                 result = await self._step(
                     DispatchActivities.enrich_and_dispatch,
                     request,
-                    timeout=timedelta(minutes=5),
-                    heartbeat=timedelta(seconds=20),
+                    timeout=DISPATCH_TIMEOUT,
+                    heartbeat=DISPATCH_HEARTBEAT,
                     retry=DISPATCH,
                 )
             investigations.extend(result.investigations)

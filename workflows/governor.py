@@ -17,6 +17,9 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from riposte.models.governor import (
+        ACQUIRE,
+        ACQUIRE_BATCH,
+        STATE,
         GovernorInput,
         GovernorState,
         Grant,
@@ -26,11 +29,10 @@ with workflow.unsafe.imports_passed_through():
         PermitRequest,
         governor_task_queue,
     )
+    from workflows import patches
 
 MEMORY = timedelta(hours=24)  # longest window honoured; answers are kept as long
 MAX_UPDATES_PER_RUN = 500  # continue-as-new well before the history grows large
-# workflow.patched() id (see tests/histories/)
-OWN_TASK_QUEUE = "governor-own-task-queue-v1"
 
 
 @workflow.defn(name="ActionGovernor")
@@ -46,20 +48,20 @@ class ActionGovernor:
             lambda: self._updates >= MAX_UPDATES_PER_RUN or workflow.info().is_continue_as_new_suggested()
         )
         await workflow.wait_condition(workflow.all_handlers_finished)
-        if workflow.patched(OWN_TASK_QUEUE):
+        if workflow.patched(patches.GOVERNOR_OWN_TASK_QUEUE):
             # a governor started on the main queue (before it had its own) moves to its own queue
             workflow.continue_as_new(
                 GovernorInput(state=self._pruned()), task_queue=governor_task_queue(workflow.info().task_queue)
             )
         workflow.continue_as_new(GovernorInput(state=self._pruned()))
 
-    @workflow.update(name="acquire")
+    @workflow.update(name=ACQUIRE)
     def acquire(self, request: PermitRequest) -> PermitDecision:
         self._updates += 1
         self._state = self._pruned()
         return self._decide(request)
 
-    @workflow.update(name="acquire_batch")
+    @workflow.update(name=ACQUIRE_BATCH)
     def acquire_batch(self, batch: PermitBatch) -> PermitBatchDecision:
         """Several requests in one update (activities/governor.py coalesces a worker's requests):
         answered in order, in one handler run, so they are as atomic as single requests."""
@@ -95,7 +97,7 @@ class ActionGovernor:
             window_seconds=request.window_seconds,
         )
 
-    @workflow.query(name="state")
+    @workflow.query(name=STATE)
     def state(self) -> GovernorState:
         return self._state
 

@@ -9,6 +9,10 @@ from pydantic import Field
 from riposte.models.common import Model
 
 GOVERNOR_QUEUE_SUFFIX = "-governor"
+# Message names, shared by senders and the governor workflow.
+ACQUIRE = "acquire"  # update: one permit request
+ACQUIRE_BATCH = "acquire_batch"  # update: a worker's concurrent requests, answered in order
+STATE = "state"  # query: grants and answers
 
 
 def governor_workflow_id(task_queue: str) -> str:

@@ -7,6 +7,7 @@ so fields can be added without breaking running workflows.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import Field
@@ -16,6 +17,39 @@ from riposte.models.alert import Alert, AlertRef
 from riposte.models.common import ActionKind, DetectionType, Model, Response, Severity
 from riposte.models.evidence import ActorEvidence, AlertContext, UserRecord
 from riposte.models.playbook import ApprovalOption, PlaybookSnapshot
+
+# Message names, shared by their senders and the workflows that receive them.
+ADD_FINDING = "add_finding"  # signal: a finding about the investigation's person (signal-with-start)
+DECIDE = "decide"  # update: a person's choice on a pending approval
+STATUS = "status"  # query: where an investigation stands
+
+
+class Stage(StrEnum):
+    """Where an investigation stands (RiposteStage, and the status query)."""
+
+    ASSESSING = "assessing"
+    WAITING_FOR_APPROVAL = "waiting_for_approval"
+    ACTING = "acting"
+    ACTED = "acted"
+    APPROVED = "approved"
+    DISMISSED = "dismissed"
+    TIMED_OUT = "timed_out"
+    NOTIFIED = "notified"
+    OBSERVED = "observed"
+    DRY_RUN = "dry_run"
+    CLOSED = "closed"
+
+
+class DecisionLabel(StrEnum):
+    """What a decision came to (RiposteDecision); each is also the stage it leaves the run in."""
+
+    ACTED = "acted"  # automatic, by policy
+    APPROVED = "approved"  # a person chose an option with actions
+    DISMISSED = "dismissed"  # a person chose an option without actions
+    TIMED_OUT = "timed_out"  # nobody decided in time: the playbook's fallback, or nothing
+    NOTIFIED = "notified"
+    OBSERVED = "observed"
+    DRY_RUN = "dry_run"
 
 
 class RunOptions(Model):
@@ -178,7 +212,7 @@ class ApprovalUpdate(Model):
 
 class DecisionRecord(Model):
     at: datetime
-    label: str  # acted | approved | dismissed | timed_out | notified | observed | escalated | dry_run
+    label: DecisionLabel
     response: Response
     score: float
     decided_by: str  # "policy" or the people who decided
@@ -200,7 +234,7 @@ class InvestigationState(Model):
 
 class InvestigationStatus(Model):
     actor_id: str
-    stage: str
+    stage: Stage
     score: float | None = None
     detections: list[DetectionType] = Field(default_factory=list)
     factors: list[Factor] = Field(default_factory=list)
@@ -215,7 +249,7 @@ class InvestigationOutcome(Model):
     detections: list[DetectionType]
     score: float
     factors: list[Factor]
-    decision: str  # acted | approved | denied | dismissed | timed_out | escalated | observed | notified
+    decision: DecisionLabel
     decided_by: str
     actions: list[ActionResult] = Field(default_factory=list)
     findings: int

@@ -189,7 +189,7 @@ async def test_the_governor_caps_automatic_locks_and_escalates_the_rest(stack: S
         "credential_stuffing", "generic", facts, answer.json()["workflow_id"], "started", facts["window_end"]
     )
     statuses = await driver.settle(stack, fired, timeout=90)
-    stages = [s.stage for s in statuses.values()]
+    stages = [str(s.stage) for s in statuses.values()]
     assert stages.count("acted") == 25 and stages.count("waiting_for_approval") == 5
     locked = {w["actor_id"] for w in await writes(stack) if w["action"] == "lock" and w["status"] == "applied"}
     assert len(locked) == 25

@@ -1,0 +1,212 @@
+"""One approval round of an investigation: the request, who may decide, the votes, the schedule.
+
+An investigation that needs a person opens an `ApprovalRound`: it learns who may decide,
+posts the request to Slack, and then waits for a decision while its schedule (reminder,
+escalation to a second channel, deadline: playbooks/schedule.py) runs. The `decide` update
+of the investigation hands each decision to `check` (its validator: refuse before anything
+reaches the history) and `vote` (count it). Every round starts with nobody allowed and no
+votes: an approver of an earlier round has no say in a later one until resolved again.
+
+Used only from workflow code: time through `workflow.now()`, side effects through activities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import Enum
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.retry import SLACK_NOTIFY, SLACK_POST, SLACK_TIMEOUT
+    from activities.slack import SlackActivities
+    from playbooks import schedule
+    from playbooks.deciders import is_excluded
+    from riposte.models.actions import ActionResult
+    from riposte.models.playbook import Approval, ApprovalOption
+    from riposte.models.runs import (
+        ApprovalPosted,
+        ApprovalRequest,
+        ApprovalUpdate,
+        Assessment,
+        DecisionAck,
+        DecisionRequest,
+    )
+    from workflows import patches
+
+
+class Wake(Enum):
+    DECIDED = "decided"
+    FINDING = "finding"  # something else asked for attention (a new finding about the person)
+    TICK = "tick"  # a reminder or an escalation went out
+    EXPIRED = "expired"  # the deadline passed without a decision
+
+
+def activity_error_text(err: ActivityError) -> str:
+    cause = err.cause
+    if isinstance(cause, ApplicationError):
+        return f"{cause.type or 'error'}: {cause.message}"
+    return str(cause or err)
+
+
+class ApprovalRound:
+    def __init__(self, request: ApprovalRequest, policy: Approval, opened: schedule.Schedule) -> None:
+        self.request = request
+        self.policy = policy
+        self.schedule = opened
+        self.allowed: set[str] = set()  # Slack ids allowed to decide, resolved for this round
+        self.votes: dict[str, str] = {}  # decider -> option id
+        self.names: dict[str, str] = {}  # decider -> display name
+        self.chosen: str | None = None
+        self.posted: list[ApprovalPosted] = []
+
+    # --- the decision ---------------------------------------------------------------------
+
+    @property
+    def decided(self) -> bool:
+        return self.chosen is not None
+
+    def check(self, decision: DecisionRequest, excluded: set[str]) -> None:
+        """The `decide` validator: refuse (ValueError) before anything is written to the history."""
+        if self.chosen is not None:
+            raise ValueError("no decision is pending on this investigation")
+        if decision.request_id != self.request.request_id:
+            raise ValueError("this approval request is no longer current")
+        if decision.option_id not in {o.id for o in self.request.assessment.options}:
+            raise ValueError(f"unknown option {decision.option_id!r}")
+        if decision.via == "slack" and decision.decided_by not in self.allowed:
+            raise ValueError(f"{decision.decided_by} is not allowed to decide this request")
+        if decision.via == "cli" and not decision.decided_by.removeprefix("cli:").strip():
+            raise ValueError("a decision from the CLI must name the operator")
+        if is_excluded(decision, excluded):
+            raise ValueError("the person under investigation cannot decide on it")
+        if decision.decided_by in self.votes:
+            raise ValueError("you have already decided on this request")
+
+    def vote(self, decision: DecisionRequest) -> DecisionAck:
+        if self.chosen is not None:  # lost a race with another click
+            raise ApplicationError("this request has already been decided", type="AlreadyDecided")
+        self.votes[decision.decided_by] = decision.option_id
+        self.names[decision.decided_by] = decision.decided_by_name or decision.decided_by
+        approvals = sum(1 for option in self.votes.values() if option == decision.option_id)
+        if approvals >= self.request.required_approvers:
+            self.chosen = decision.option_id
+        return DecisionAck(
+            status="decided" if self.chosen else "awaiting_more_approvers",
+            option_id=decision.option_id,
+            approvals=approvals,
+            required=self.request.required_approvers,
+        )
+
+    def option(self) -> ApprovalOption | None:
+        return next((o for o in self.request.assessment.options if o.id == self.chosen), None)
+
+    def voters(self) -> list[str]:
+        """Who chose the winning option: Slack ids, or cli:<operator>."""
+        return [v for v, o in self.votes.items() if o == self.chosen]
+
+    def decider_names(self) -> list[str]:
+        return [self.names[v] for v in self.voters()]
+
+    # --- the conversation in Slack --------------------------------------------------------
+
+    async def ask(self) -> None:
+        self.posted = [await self._post(self.policy.channel)]
+
+    async def wait(self, interrupted: Callable[[], bool]) -> Wake:
+        """Until a person decides, `interrupted()` holds, or the schedule wakes it (then does what
+        is due: a reminder, an escalation) — or the deadline passes."""
+        try:
+            await workflow.wait_condition(
+                lambda: self.chosen is not None or interrupted(),
+                timeout=schedule.wait_for(self.schedule, workflow.now()),
+                timeout_summary="approval deadline or reminder",
+            )
+        except TimeoutError:
+            now = workflow.now()
+            due = schedule.due(self.schedule, now)
+            if due.expired:
+                return Wake.EXPIRED
+            if due.remind:
+                await self._remind()
+                delivered = any(p.ts for p in self.posted)
+                # Slack was down at the ask and at the reminder too: try again one reminder later
+                retry = (
+                    self.policy.remind_after
+                    if not delivered and self.policy.remind_after and patches.since(patches.REPOST_UNTIL_DELIVERED)
+                    else None
+                )
+                self.schedule = schedule.after_reminder(self.schedule, now, delivered=delivered, retry_after=retry)
+            if due.escalate:
+                self.schedule = schedule.after_escalation(self.schedule)
+                self.posted.append(await self._post(self.policy.escalate_channel))
+            return Wake.TICK
+        return Wake.DECIDED if self.chosen is not None else Wake.FINDING
+
+    async def rescored(self, updated: Assessment, headline: str) -> None:
+        """A new finding changed the score: the same request (same options) shows the new one."""
+        merged = updated.model_copy(update={"options": self.request.assessment.options})
+        self.request = self.request.model_copy(update={"assessment": merged})
+        await self.update_messages(headline, still_open=True)
+
+    async def update_messages(
+        self,
+        headline: str,
+        deciders: list[str] | None = None,
+        results: list[ActionResult] | None = None,
+        *,
+        still_open: bool = False,
+    ) -> None:
+        for posted in self.posted:
+            if not posted.ts:
+                continue
+            try:
+                await workflow.execute_activity_method(
+                    SlackActivities.update_approval,
+                    ApprovalUpdate(
+                        request=self.request,
+                        posted=posted,
+                        headline=headline,
+                        decided_by=deciders or [],
+                        decided_at=workflow.now() if deciders else None,
+                        results=results or [],
+                        keep_buttons=still_open,
+                    ),
+                    start_to_close_timeout=SLACK_TIMEOUT,
+                    retry_policy=SLACK_NOTIFY,
+                )
+            except ActivityError as err:
+                workflow.logger.warning("could not update the Slack message", extra={"error": activity_error_text(err)})
+
+    async def _remind(self) -> None:
+        if not any(p.ts for p in self.posted):  # Slack was down when we asked: ask again now
+            self.posted = [await self._post(self.policy.channel)]
+            return
+        await self.update_messages("Reminder: still waiting for a decision", still_open=True)
+
+    async def _post(self, channel: str | None) -> ApprovalPosted:
+        """Post the request; if Slack stays down the run waits all the same (the CLI decides)."""
+        if patches.since(patches.APPROVERS_BEFORE_POST):
+            # learn who may decide before the buttons exist: a fast click must not be refused
+            try:
+                approvers = await workflow.execute_activity_method(
+                    SlackActivities.approvers,
+                    self.request,
+                    start_to_close_timeout=SLACK_TIMEOUT,
+                    retry_policy=SLACK_POST,
+                )
+                self.allowed |= set(approvers.ids)
+            except ActivityError as err:
+                workflow.logger.warning("could not resolve approvers", extra={"error": activity_error_text(err)})
+        try:
+            posted = await workflow.execute_activity_method(
+                SlackActivities.post_approval,
+                self.request.model_copy(update={"channel": channel}),
+                start_to_close_timeout=SLACK_TIMEOUT,
+                retry_policy=SLACK_POST,
+            )
+        except ActivityError as err:
+            posted = ApprovalPosted(channel=channel or "", ts=None, error=activity_error_text(err))
+        self.allowed |= set(posted.allowed_approvers)
+        return posted

@@ -1,0 +1,98 @@
+"""The patch register: every `workflow.patched()` id, what it gates, and when it may go.
+
+A patch keeps runs that started before a change on their old path while new runs take the
+new one. Each id is listed here with the workflow it lives in, what it gates, the commit
+that added it, and the visibility query that finds runs which could still take the old
+branch. A patch is retired only when that query returns nothing on every cluster the code
+runs against: first `workflow.deprecate_patch(id)` (new code, old branch gone), then, once no
+open run carries the marker either, the call itself. docs/patches.md walks one retirement
+end to end; tests/test_patches.py keeps this register, the code and the histories in step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from temporalio import workflow
+
+
+@dataclass(frozen=True)
+class Patch:
+    id: str
+    workflow: str
+    gates: str
+    commit: str
+    # runs that may still take the old branch: open, started by code from before the patch
+    old_runs_query: str
+
+
+def _older(workflow_type: str, *ids: str) -> str:
+    markers = ", ".join(f"'{i}'" for i in ids)
+    return (
+        f"WorkflowType = '{workflow_type}' AND ExecutionStatus = 'Running' "
+        f"AND (TemporalChangeVersion IS NULL OR TemporalChangeVersion NOT IN ({markers}))"
+    )
+
+
+APPROVERS_BEFORE_POST = "approvers-before-post-v1"
+REPOST_UNTIL_DELIVERED = "repost-until-delivered-v1"
+ACTIONS_IN_PARALLEL = "actions-in-parallel-v1"
+# lean-decisions-v1 includes the three patches before it: a run that has it takes their branches
+# without recording their markers (each recorded patch also costs an upsert of TemporalChangeVersion)
+LEAN_DECISIONS = "lean-decisions-v1"
+LOCAL_DISPATCH = "local-dispatch-v1"
+GOVERNOR_OWN_TASK_QUEUE = "governor-own-task-queue-v1"
+
+_INVESTIGATION = "InvestigationWorkflow"
+REGISTER: tuple[Patch, ...] = (
+    Patch(
+        APPROVERS_BEFORE_POST,
+        _INVESTIGATION,
+        "ask Slack who may decide (an activity) before posting the buttons",
+        "44dc264",
+        _older(_INVESTIGATION, APPROVERS_BEFORE_POST, LEAN_DECISIONS),
+    ),
+    Patch(
+        REPOST_UNTIL_DELIVERED,
+        _INVESTIGATION,
+        "a request that never reached Slack is posted again at each reminder until delivered",
+        "8c3a20f",
+        _older(_INVESTIGATION, REPOST_UNTIL_DELIVERED, LEAN_DECISIONS),
+    ),
+    Patch(
+        ACTIONS_IN_PARALLEL,
+        _INVESTIGATION,
+        "a decision's Akku writes are scheduled together instead of one after another",
+        "be2144f",
+        _older(_INVESTIGATION, ACTIONS_IN_PARALLEL, LEAN_DECISIONS),
+    ),
+    Patch(
+        LEAN_DECISIONS,
+        _INVESTIGATION,
+        "the notice after an action as a local activity; a decision's search attributes upserted with its "
+        "stage; implies the three patches above",
+        "573869c",
+        _older(_INVESTIGATION, LEAN_DECISIONS),
+    ),
+    Patch(
+        LOCAL_DISPATCH,
+        "AlertWorkflow",
+        "an alert about at most 20 people reads Akku and dispatches in local activities",
+        "573869c",
+        _older("AlertWorkflow", LOCAL_DISPATCH),
+    ),
+    Patch(
+        GOVERNOR_OWN_TASK_QUEUE,
+        "ActionGovernor",
+        "continue-as-new moves a governor started on the main queue to its own task queue",
+        "bcaa9bd",
+        _older("ActionGovernor", GOVERNOR_OWN_TASK_QUEUE),
+    ),
+)
+
+
+def since(patch_id: str) -> bool:
+    """An investigation patch's new branch: taken by runs that have lean-decisions-v1 (which
+    implies the earlier investigation patches) or the patch itself. Called in the same place
+    and order as the patch always was, so the markers a run records do not change."""
+    return workflow.patched(LEAN_DECISIONS) or workflow.patched(patch_id)
