@@ -71,8 +71,8 @@ class InvestigationWorkflow:
         self._writes = Writes(self._actor, list(carried.applied))
         self._opened_at: datetime | None = carried.opened_at
         self._inbox: list[Finding] = []
-        self._assessment: Assessment | None = None
-        self._stage = Stage.ASSESSING
+        self._assessment: Assessment | None = carried.assessment
+        self._stage = carried.stage or Stage.ASSESSING
         self._round: ApprovalRound | None = None  # a person is being asked
         self._search_pending: list[SearchAttributeUpdate[Any]] = []  # sent with the next stage
 
@@ -346,6 +346,8 @@ class InvestigationWorkflow:
             decisions=self._decisions,
             applied=self._writes.applied,
             opened_at=self._opened_at,
+            assessment=self._assessment,
+            stage=self._stage,
         )
 
     def _outcome(self) -> InvestigationOutcome:

@@ -230,6 +230,8 @@ class InvestigationState(Model):
     decisions: list[DecisionRecord] = Field(default_factory=list)
     applied: list[str] = Field(default_factory=list)  # idempotency keys of actions already applied
     opened_at: datetime | None = None
+    assessment: Assessment | None = None  # the latest score: the outcome and status keep it
+    stage: Stage | None = None  # absent in runs continued by older code: they start over at "assessing"
 
 
 class InvestigationStatus(Model):
