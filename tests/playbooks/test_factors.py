@@ -318,3 +318,10 @@ def test_per_row_stuffing_scores_like_one_alert_naming_everyone() -> None:
     one = decide(DetectionType.CREDENTIAL_STUFFING, row, AlertContext(actor_count=1))
     everyone = decide(DetectionType.CREDENTIAL_STUFFING, named, AlertContext(actor_count=20))
     assert one.score == everyone.score and one.response is everyone.response is Response.NOTIFY
+
+
+@pytest.mark.parametrize(("attempts", "response"), [(1, Response.NOTIFY), (5, Response.APPROVE)])
+def test_recovery_storm_across_accounts(attempts: int, response: Response) -> None:
+    e = evidence(recovery_by_method={"sms_otp": attempts}, recovering_accounts_from_ips=10, worst_risk=BENIGN)
+    a = decide(DetectionType.RECOVERY_STORM, e)
+    assert a.response is response, (a.score, a.factors)
