@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,7 +27,6 @@ from playbooks.evidence import (
     RECOVERY_TYPES,
     ROLE_ASSIGNED,
     SUCCESS_TYPES,
-    accounts_by_ip,
     accounts_sharing_ips,
     admin_history,
     busiest_ips,
@@ -56,24 +56,33 @@ RESOLVE_CONCURRENCY = 8
 IP_ACTORS_CAP = 5000
 UNKNOWN_ACTOR = "unknown actor"
 SPREAD_IPS_CAP = 50  # source IPs looked up per batch (the busiest of the batch's failures)
-SPREAD_EVENTS_CAP = 50_000  # events read per lookup: 50 pages at most
+SPREAD_EVENTS_CAP = 10_000  # events read per lookup: 10 pages at most
+SPREAD_ENOUGH = 20  # accounts per IP past which a spread factor without `saturate_at` gains nothing
 PRIOR_ACTIVITY_DAYS = 400  # how far back "last active" is read from the event history
 
 
 @dataclass(frozen=True)
 class Lookups:
-    """Reads beyond the actors' own events, only when the playbook scores them (one call each per batch)."""
+    """Reads beyond the actors' own events, only when the playbook scores them (one call each per
+    batch). A spread is counted up to `enough` accounts per IP: past it the factor gains nothing."""
 
-    failure_spread: bool = False  # accounts failing from the same IPs (the stuffing signature)
-    recovery_spread: bool = False  # accounts with recovery attempts from the same IPs
+    failure_spread: int | None = None  # accounts failing from the same IPs (the stuffing signature)
+    recovery_spread: int | None = None  # accounts with recovery attempts from the same IPs
     prior_activity_days: int | None = None  # last success before the window (dormant accounts)
 
 
 def lookups_for(playbook: Playbook) -> Lookups:
-    factors = playbook.factors
+    factors, guards = playbook.factors, playbook.guards
+
+    def enough(name: str) -> int | None:
+        if name not in factors:
+            return None
+        full = factors[name].saturate_at or SPREAD_ENOUGH
+        return math.ceil(full * (guards.trusted_threshold_multiplier if guards.trusted_cidrs else 1))
+
     return Lookups(
-        failure_spread="spread" in factors,
-        recovery_spread="recovery_spread" in factors,
+        failure_spread=enough("spread"),
+        recovery_spread=enough("recovery_spread"),
         prior_activity_days=PRIOR_ACTIVITY_DAYS if "dormant" in factors else None,
     )
 
@@ -114,20 +123,27 @@ async def spread_of(
     types: Sequence[str],
     since: datetime,
     until: datetime,
+    enough: int,
 ) -> dict[str, int]:
     """Per actor, the distinct accounts with `types` events from its addresses in the window,
-    across all of Akku: one paged query for the batch's busiest addresses."""
+    across all of Akku: one paged query for the batch's busiest addresses, read until every
+    address shows `enough` accounts (or SPREAD_EVENTS_CAP events)."""
     ips = busiest_ips(events_by_actor, types, SPREAD_IPS_CAP)
-    seen: list[AuthEvent] = []
+    accounts: defaultdict[str, set[str]] = defaultdict(set)
+    read = full = 0
     if ips:
+        # each page is a whole answer (no open stream), so stopping early leaves nothing open
         async for event in client.iter_events(since, until, source_ips=ips, event_types=types):
-            seen.append(event)
-            if len(seen) % 1000 == 0:
-                heartbeat("spread", len(seen))
-            if len(seen) >= SPREAD_EVENTS_CAP:
+            read += 1
+            found = accounts[event.source_ip or ""]
+            if event.actor_id not in found:
+                found.add(event.actor_id)
+                full += len(found) == enough
+            if full >= len(ips) or read >= SPREAD_EVENTS_CAP:
                 break
-    by_ip = accounts_by_ip(seen)
-    return {actor: accounts_sharing_ips(actor, own, types, by_ip) for actor, own in events_by_actor.items()}
+            if read % 1000 == 0:
+                heartbeat("spread", read)
+    return {actor: accounts_sharing_ips(actor, own, types, accounts) for actor, own in events_by_actor.items()}
 
 
 async def prior_activity(
@@ -174,8 +190,12 @@ async def gather_evidence(
     known = [a for a in ids if a not in unknown]
     own = {a: list(found.events) if (found := events.results.get(a)) else [] for a in known}
     failing, recovering, prior = await asyncio.gather(
-        spread_of(client, own, FAILURE_TYPES, request.since, request.until) if lookups.failure_spread else _none(),
-        spread_of(client, own, RECOVERY_TYPES, request.since, request.until) if lookups.recovery_spread else _none(),
+        spread_of(client, own, FAILURE_TYPES, request.since, request.until, lookups.failure_spread)
+        if lookups.failure_spread
+        else _none(),
+        spread_of(client, own, RECOVERY_TYPES, request.since, request.until, lookups.recovery_spread)
+        if lookups.recovery_spread
+        else _none(),
         prior_activity(client, known, request.since, lookups.prior_activity_days)
         if lookups.prior_activity_days and known
         else _none(),

@@ -7,7 +7,7 @@ Akku, the scoring in playbooks/scoring.py reads what it returns. Lists are cappe
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
@@ -166,15 +166,6 @@ def busiest_ips(events_by_actor: Mapping[str, Iterable[AuthEvent]], types: Itera
         e.source_ip for events in events_by_actor.values() for e in events if e.event_type in wanted and e.source_ip
     )
     return [ip for ip, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))][:cap]
-
-
-def accounts_by_ip(events: Iterable[AuthEvent]) -> dict[str, set[str]]:
-    """Which accounts each source IP touched (the events are already filtered by type and IP)."""
-    found: defaultdict[str, set[str]] = defaultdict(set)
-    for e in events:
-        if e.source_ip:
-            found[e.source_ip].add(e.actor_id)
-    return dict(found)
 
 
 def accounts_sharing_ips(

@@ -83,7 +83,7 @@ async def test_spread_counts_accounts_failing_from_the_same_ips_in_one_call(sim:
     (earlier,) = fresh("earlier", 1)
     events.append(failure(earlier, "203.0.113.50", minutes=90))  # before the window: not counted
     await write(sim, [*stuffed, loner, earlier], events)
-    found, sent = await gather(sim, [stuffed[0], stuffed[5], loner], Lookups(failure_spread=True))
+    found, sent = await gather(sim, [stuffed[0], stuffed[5], loner], Lookups(failure_spread=20))
     assert found[stuffed[0]].failing_accounts_from_ips == 20
     assert found[stuffed[5]].failing_accounts_from_ips == 20
     assert found[loner].failing_accounts_from_ips == 1
@@ -96,10 +96,19 @@ async def test_spread_counts_accounts_failing_from_the_same_ips_in_one_call(sim:
 async def test_the_addresses_looked_up_are_capped(sim: str) -> None:
     many = fresh("wide", SPREAD_IPS_CAP + 10)
     await write(sim, many, [failure(a, f"10.9.{n // 200}.{n % 200 + 1}") for n, a in enumerate(many)])
-    found, sent = await gather(sim, many, Lookups(failure_spread=True))
+    found, sent = await gather(sim, many, Lookups(failure_spread=20))
     (lookup,) = sent.calls("GET", "/v1/auth-events")
     assert len(lookup.url.params.get_list("source_ip")) == SPREAD_IPS_CAP
     assert {e.failing_accounts_from_ips for e in found.values()} == {1}  # each counts itself at least
+
+
+async def test_reading_stops_once_every_address_shows_enough_accounts(sim: str) -> None:
+    (actor,) = fresh("hot", 1)
+    bots = [failure(f"u_bot{n}", "203.0.113.80", 30 - n / 100) for n in range(1500)]  # two pages' worth
+    await write(sim, [actor], [*bots, failure(actor, "203.0.113.80", 1)])
+    found, sent = await gather(sim, [actor], Lookups(failure_spread=20))
+    assert len(sent.calls("GET", "/v1/auth-events")) == 1
+    assert (found[actor].failing_accounts_from_ips or 0) > 20
 
 
 async def test_recovery_spread_counts_accounts_with_recovery_attempts_from_the_same_ips(sim: str) -> None:
@@ -107,7 +116,7 @@ async def test_recovery_spread_counts_accounts_with_recovery_attempts_from_the_s
     await write(
         sim, targets, [failure(a, "203.0.113.60", 5 + n, kind="recovery.attempted") for n, a in enumerate(targets)]
     )
-    found, _ = await gather(sim, targets[:2], Lookups(recovery_spread=True))
+    found, _ = await gather(sim, targets[:2], Lookups(recovery_spread=10))
     assert [e.recovering_accounts_from_ips for e in found.values()] == [10, 10]
     assert all(e.failing_accounts_from_ips is None for e in found.values())
 
@@ -134,8 +143,9 @@ async def test_prior_activity_is_the_last_success_before_the_window(sim: str) ->
 
 def test_each_playbook_asks_only_for_what_it_scores() -> None:
     asked = {p.name: lookups_for(p.playbook) for p in PLAYBOOKS.playbooks}
-    assert asked["credential-stuffing"] == Lookups(failure_spread=True)
-    assert asked["recovery-storm"] == Lookups(recovery_spread=True)
+    # counted up to the factor's saturation (raised on trusted networks): past it nothing changes
+    assert asked["credential-stuffing"] == Lookups(failure_spread=20 * 3)
+    assert asked["recovery-storm"] == Lookups(recovery_spread=10)
     assert asked["dormant-account"] == Lookups(prior_activity_days=PRIOR_ACTIVITY_DAYS)
     others = {n for n in asked if n not in ("credential-stuffing", "recovery-storm", "dormant-account")}
     assert others and all(asked[n] == Lookups() for n in others)
