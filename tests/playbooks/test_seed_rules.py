@@ -101,6 +101,7 @@ class Row:
     writes: frozenset[str] = frozenset()  # Akku actions applied to each account (approve=True rows: on approval)
     approve: bool | None = None  # None: leave approval requests pending; True: click the first acting option
     writes_to: str | None = None  # the account (by rig name) the writes go to, when not the investigated one
+    points: float | None = None  # the factor's points, where the row is about its size
 
 
 # --- the rows' set-ups --------------------------------------------------------------------
@@ -239,9 +240,23 @@ ROWS = [
         "raised thresholds",
     ),
     Row(
-        "credential-stuffing 20 one-person webhooks", stuffing_per_row, "notified", "spread", True, "20 accounts failed"
+        "credential-stuffing 20 one-person webhooks",
+        stuffing_per_row,
+        "notified",
+        "spread",
+        True,
+        "20 accounts failed from the same addresses",
+        points=25,  # full weight: as if one alert had named all twenty
     ),
-    Row("recovery-storm 10 one-person webhooks", recovery_per_row, "notified", "recovery_spread", True, "10 accounts"),
+    Row(
+        "recovery-storm 10 one-person webhooks",
+        recovery_per_row,
+        "notified",
+        "recovery_spread",
+        True,
+        "10 accounts had recovery attempts",
+        points=30,
+    ),
     Row(
         "impossible-travel 1100 km/h",
         travel(1100, f"{PUBLIC}.88"),
@@ -277,6 +292,7 @@ ROWS = [
 @dataclass
 class Outcome:
     tag: str
+    people: set[str]  # everyone the row's alerts name
     statuses: dict[str, InvestigationStatus]
     writes: list[dict[str, Any]] = field(default_factory=list)  # Akku's whole write log
     requests: list[dict[str, Any]] = field(default_factory=list)  # Slack approval requests about the row's people
@@ -304,7 +320,8 @@ async def outcomes(client: Client) -> AsyncIterator[dict[str, Outcome]]:
             position += len(fs)
             for workflow_id in statuses if row.approve else ():
                 statuses[workflow_id] = await driver.wait_for_stage(stack.client, workflow_id, row.stage)
-            results[row.id] = Outcome(rig.tag, statuses)
+            people = {a for alert in alerts[ROWS.index(row)] for a in alert.actors}
+            results[row.id] = Outcome(rig.tag, people, statuses)
         asked = {
             s.actor_id
             for row, o in zip(ROWS, results.values(), strict=True)
@@ -365,7 +382,7 @@ async def fire(stack: Stack, http: httpx.AsyncClient, alert: Alert) -> driver.Fi
 @pytest.mark.parametrize("row", ROWS, ids=[r.id for r in ROWS])
 async def test_each_seed_rule_at_its_boundary(outcomes: dict[str, Outcome], row: Row) -> None:
     outcome = outcomes[row.id]
-    assert outcome.statuses, row.id
+    assert {s.actor_id for s in outcome.statuses.values()} == outcome.people, row.id  # one investigation each
     for workflow_id, status in outcome.statuses.items():
         where = (
             row.id,
@@ -379,6 +396,7 @@ async def test_each_seed_rule_at_its_boundary(outcomes: dict[str, Outcome], row:
         assert (factor is not None) is row.fires, where
         if factor is not None:
             assert row.detail in factor.detail, where
+            assert row.points is None or factor.points == row.points, where
         account = f"u_{outcome.tag}_{row.writes_to}" if row.writes_to else status.actor_id
         applied = {w["action"] for w in outcome.writes if w["actor_id"] == account and w["status"] == "applied"}
         assert applied == set(row.writes), where
@@ -386,4 +404,4 @@ async def test_each_seed_rule_at_its_boundary(outcomes: dict[str, Outcome], row:
             assert status.actor_id not in {w["actor_id"] for w in outcome.writes}, where
     assert bool(outcome.requests) is (row.stage in ASKED), (row.id, outcome.requests)
     if row.factor == "role_outside_history":
-        assert all(json.dumps(m["blocks"]).count("P1 admin elevation") for m in outcome.requests)
+        assert all("P1 admin elevation" in json.dumps(m["blocks"]) for m in outcome.requests)
