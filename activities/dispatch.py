@@ -20,7 +20,7 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 
-from activities.akku import gather_evidence, translated
+from activities.akku import gather_evidence, lookups_for, translated
 from clients.akku.client import AkkuClient
 from riposte import search_attributes as sa
 from riposte.models.enrichment import EvidenceRequest
@@ -55,6 +55,7 @@ class DispatchActivities:
                     until=request.until,
                     admin_history_days=request.admin_history_days,
                 ),
+                lookups_for(request.playbook.playbook),  # what this playbook's factors read beyond the actors
             )
         )
         local = activity.info().is_local  # a one-batch alert's dispatch: no heartbeats to send

@@ -8,7 +8,7 @@ Akku, the scoring in playbooks/scoring.py reads what it returns. Lists are cappe
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from clients.akku.models import FAILURE_TYPES, AuditEvent, AuthEvent
@@ -29,6 +29,8 @@ from riposte.models.evidence import (
 )
 
 ROLE_ASSIGNED = "role.assigned"
+SUCCESS_TYPES = ("login.success", "mfa.success")
+RECOVERY_TYPES = ("recovery.attempted",)
 RISK_ORDER = {"low": 0, "medium": 1, "high": 2}
 REPUTATION_ORDER = {"good": 0, "unknown": 1, "suspicious": 2, "malicious": 3}
 
@@ -152,3 +154,35 @@ def admin_history(events: list[AuditEvent], since: datetime, days: int) -> Admin
         roles_assigned_before=sorted({e.role for e in before if e.role}),
         targets_before=len({e.target_id for e in before if e.target_id}),
     )
+
+
+# --- alert-independent context: what the same addresses did to other accounts, prior activity ---
+
+
+def busiest_ips(events_by_actor: Mapping[str, Iterable[AuthEvent]], types: Iterable[str], cap: int) -> list[str]:
+    """The source IPs of these event types across a batch, most events first, at most `cap`."""
+    wanted = set(types)
+    counts = Counter(
+        e.source_ip for events in events_by_actor.values() for e in events if e.event_type in wanted and e.source_ip
+    )
+    return [ip for ip, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))][:cap]
+
+
+def accounts_sharing_ips(
+    actor_id: str, own: Iterable[AuthEvent], types: Iterable[str], by_ip: Mapping[str, set[str]]
+) -> int:
+    """Seed 000's spread: distinct accounts (this one included) with these event types from the
+    addresses this account had them from."""
+    wanted = set(types)
+    ips = {e.source_ip for e in own if e.event_type in wanted and e.source_ip}
+    if not ips:
+        return 0
+    accounts = {actor_id}
+    for ip in ips:
+        accounts |= by_ip.get(ip, set())
+    return len(accounts)
+
+
+def last_success(events: Iterable[AuthEvent], before: datetime) -> datetime | None:
+    """The newest successful sign-in or MFA before `before` (seed 002's "Last Active")."""
+    return max((e.timestamp for e in events if e.event_type in SUCCESS_TYPES and e.timestamp < before), default=None)

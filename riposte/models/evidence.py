@@ -92,6 +92,14 @@ class AdminHistory(Model):
     targets_before: int = 0
 
 
+class PriorActivity(Model):
+    """Seed 002's "Last Active" table, read from the event history rather than the user record
+    (which the very sign-in that wakes a dormant account may already have updated)."""
+
+    lookback_days: int  # how far before the alert's window the history was read
+    last_success_at: datetime | None = None  # the newest success before the window; None: none in lookback_days
+
+
 class ActorEvidence(Model):
     actor_id: str
     known: bool = True
@@ -115,6 +123,10 @@ class ActorEvidence(Model):
     recovery_by_outcome: dict[str, int] = Field(default_factory=dict)
     worst_risk: RiskContext | None = None
     admin: AdminHistory | None = None
+    # Across Akku, in the same window (None: not looked up, as in findings recorded before these existed):
+    failing_accounts_from_ips: int | None = None  # accounts with failures from this account's failure IPs
+    recovering_accounts_from_ips: int | None = None  # accounts with recovery attempts from its recovery IPs
+    prior_activity: PriorActivity | None = None  # dormant playbooks only
 
 
 class IpStats(Model):

@@ -9,7 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clients.akku.models import AuditEvent, AuthEvent
-from playbooks.evidence import admin_history, failure_risk, summarise, worst_risk
+from playbooks.evidence import (
+    accounts_sharing_ips,
+    admin_history,
+    busiest_ips,
+    failure_risk,
+    last_success,
+    summarise,
+    worst_risk,
+)
 from riposte.models.evidence import (
     GEO_POINTS_CAP,
     IPS_CAP,
@@ -206,3 +214,36 @@ def test_counts_always_add_up(rows: list[tuple[str, int, int, str | None, bool |
     assert evidence.source_ip_count == len({e.source_ip for e in events})
     assert len(evidence.source_ips) == min(IPS_CAP, evidence.source_ip_count)
     assert len(evidence.geo_points) == 0
+
+
+# --- what the same addresses did to other accounts, and prior activity ----------------------
+
+
+def test_busiest_ips_take_the_batch_s_most_used_addresses_of_the_type_first() -> None:
+    events = {
+        "u_1": [event("login.failure", i, source_ip="203.0.113.1") for i in range(3)]
+        + [event("login.success", 9, source_ip="198.51.100.1")],
+        "u_2": [event("mfa.failure", 1, source_ip="203.0.113.2"), event("mfa.failure", 2, source_ip=None)],
+    }
+    assert busiest_ips(events, ("login.failure", "mfa.failure"), 5) == ["203.0.113.1", "203.0.113.2"]
+    assert busiest_ips(events, ("login.failure", "mfa.failure"), 1) == ["203.0.113.1"]
+
+
+def test_accounts_sharing_ips_counts_distinct_accounts_this_one_included() -> None:
+    by_ip = {"203.0.113.1": {f"u_{n}" for n in range(5)}, "203.0.113.2": {"u_9"}}
+    mine = [event("mfa.failure", 0, source_ip="203.0.113.1"), event("login.failure", 1, source_ip="203.0.113.2")]
+    types = ("mfa.failure", "login.failure")
+    assert accounts_sharing_ips("u_48213", mine, types, by_ip) == 7  # u_0..u_4, u_9 and itself
+    assert accounts_sharing_ips("u_48213", mine[:1], types, by_ip) == 6
+    assert accounts_sharing_ips("u_48213", [event("login.success", 0, source_ip="203.0.113.1")], types, by_ip) == 0
+
+
+def test_last_success_is_the_newest_success_before_the_window() -> None:
+    events = [
+        event("login.success", -86400 * 91),
+        event("mfa.success", -86400 * 95),
+        event("login.failure", -3600),
+        event("login.success", 60),  # inside the window: the waking sign-in itself
+    ]
+    assert last_success(events, T0) == T0 - timedelta(days=91)
+    assert last_success(events[2:], T0) is None

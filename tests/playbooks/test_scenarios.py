@@ -1,7 +1,8 @@
 """Every seed scenario, from the Akku simulator's events to the playbook's decision.
 
-Real HTTP to the simulator, the real evidence summariser, the shipped playbooks and the
-pure decision logic: what the engine will decide for each attack and each false positive.
+Real HTTP to the simulator, the real evidence summariser (with the lookups each playbook asks
+for), the shipped playbooks and the pure decision logic: what the engine will decide for each
+attack and each false positive.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from activities.akku import gather_evidence
+from activities.akku import gather_evidence, lookups_for
 from clients.akku.client import AkkuClient
 from playbooks.decide import evaluate
 from playbooks.loader import PlaybookSet
@@ -53,7 +54,9 @@ async def decide(url: str, scenario: str) -> tuple[dict[str, Any], list[Assessme
     async with AkkuClient(f"{url}/api", "k") as client:
         admin_days = 90 if alert.detection is DetectionType.ADMIN_ELEVATION else None
         batch = await gather_evidence(
-            client, EvidenceRequest(actor_ids=facts["actor_ids"], since=since, until=now, admin_history_days=admin_days)
+            client,
+            EvidenceRequest(actor_ids=facts["actor_ids"], since=since, until=now, admin_history_days=admin_days),
+            lookups_for(snapshot.playbook),
         )
         stats: list[IpStats] = []
         if alert.detection is DetectionType.BRUTE_FORCE:
