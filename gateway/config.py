@@ -47,7 +47,10 @@ class ActorField(Strict):
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
         if value is not None:
-            re.compile(value)  # a re.error is a ValueError: pydantic reports it against the field
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
         return value
 
     def accepts(self, value: str) -> bool:
