@@ -14,8 +14,9 @@ from pydantic import ValidationError
 
 from gateway.config import DEFAULT_FILE, GatewayConfig
 from gateway.errors import NotAnAlert
-from gateway.sources import Delivery, elastic, sentinel, splunk, values
+from gateway.sources import Delivery, elastic, samples, sentinel, splunk, values
 from riposte.models.alert import Alert, IdentityKind
+from riposte.settings import load_settings
 
 CONFIG = GatewayConfig.model_validate(yaml.safe_load(DEFAULT_FILE.read_text()))
 # config/sources.yaml as it was before `actors` / `ips`: one identity field, one IP field per source
@@ -145,3 +146,23 @@ def test_sentinel_log_alert_dimensions_name_akku_ids_or_upns() -> None:
 def test_an_actor_field_pattern_that_is_no_regex_is_refused_at_load() -> None:
     with pytest.raises(ValidationError, match="not a regular expression"):
         GatewayConfig.model_validate({"sources": {"splunk": {"actors": [{"field": "x", "pattern": "("}]}}})
+
+
+@pytest.mark.parametrize("source", ["splunk", "sentinel", "elastic"])
+def test_the_demo_sends_what_the_shipped_rules_output(source: str) -> None:
+    facts = {
+        "scenario": "credential_stuffing",
+        "rule_name": "Akku - MFA failure spike across accounts",
+        "severity": "high",
+        "actor_ids": ["u_1", "u_2", "u_3"],
+        "emails": ["a@example.com", "b@example.com", "c@example.com"],
+        "source_ips": ["203.0.113.9", "203.0.113.10"],
+        "window_start": "2026-11-24T09:00:00.000Z",
+        "window_end": "2026-11-24T09:30:00.000Z",
+    }
+    settings = load_settings(riposte_webhook_token="t")
+    url, body, _ = samples.delivery(source, facts, settings, "http://gw")
+    assert url.startswith(f"http://gw/webhooks/{source}")
+    alert = parse({"splunk": splunk, "sentinel": sentinel, "elastic": elastic}[source], json.loads(body))
+    assert people(alert) == [(IdentityKind.AKKU_ID, a) for a in facts["actor_ids"]]
+    assert alert.source_ips == facts["source_ips"] and alert.detection.value == "credential_stuffing"
