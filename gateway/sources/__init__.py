@@ -88,6 +88,7 @@ def actor(value: str, identity: Identity) -> ActorRef:
 
 
 _SEPARATORS = re.compile(r"[,;\s]+")
+_QUOTED = re.compile(r'"([^"\\]*)"')
 MAX_VALUES = 5000  # per field: as many people as a generic alert may name
 
 
@@ -102,13 +103,18 @@ def values(value: Any, field: str) -> list[str]:
     elif isinstance(value, (int, float)):
         found = [str(value)]
     elif isinstance(value, str):
-        stripped = value.strip()
+        stripped, found = value.strip(), []
         if stripped.startswith("["):
             try:
-                return values(json.loads(stripped), field)
-            except ValueError:
-                pass
-        found = [v for v in _SEPARATORS.split(stripped) if v]
+                parsed = json.loads(stripped)
+            except (ValueError, RecursionError):  # cut short (Sentinel caps custom details): the whole strings
+                found = [v for v in _QUOTED.findall(stripped) if v.strip()]
+            else:
+                if not isinstance(parsed, list) or not all(isinstance(v, (str, int, float)) for v in parsed):
+                    raise NotAnAlert(f"{field} must be a JSON array of text")
+                return values(parsed, field)
+        if not found:
+            found = [v for v in _SEPARATORS.split(stripped.strip("[]")) if v]
     else:
         raise NotAnAlert(f"{field} must be text or a list of text")
     if len(found) > MAX_VALUES:

@@ -49,16 +49,28 @@ def people(alert: Alert) -> list[tuple[IdentityKind, str]]:
         "u_1, u_2;",
         '["u_1", "u_2"]',
         ['["u_1","u_2"]'],
+        "[u_1, u_2]",
     ],
-    ids=["list", "commas", "newlines", "mixed", "json-text", "sentinel-array-of-json"],
+    ids=["list", "commas", "newlines", "mixed", "json-text", "sentinel-array-of-json", "brackets"],
 )
 def test_a_multivalue_field_in_every_spelling(given: Any) -> None:
     assert values(given, "actor_ids") == ["u_1", "u_2"]
 
 
+def test_a_json_array_cut_short_gives_the_values_that_arrived_whole() -> None:
+    assert values('["u_1","u_2","u_3', "ActorIds") == ["u_1", "u_2"]
+
+
 def test_a_multivalue_field_that_is_an_object_is_refused() -> None:
     with pytest.raises(NotAnAlert, match="actor_ids must be text or a list"):
         values({"id": "u_1"}, "actor_ids")
+    with pytest.raises(NotAnAlert, match="actor_ids must be a JSON array of text"):
+        values('[["u_1"], {"id": "u_2"}]', "actor_ids")
+
+
+def test_deeply_nested_array_text_is_no_crash() -> None:
+    alert = parse(splunk, splunk_body({"actor_ids": "[" * 100_000, "user": "x@example.com"}))
+    assert people(alert) == [(IdentityKind.EMAIL, "x@example.com")]
 
 
 def splunk_body(result: dict[str, Any]) -> dict[str, Any]:
