@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from riposte.models.alert import IdentityKind
 from riposte.models.common import DetectionType, Severity
@@ -36,6 +36,27 @@ class Identity(Strict):
     map: dict[str, str] = Field(default_factory=dict, description="SIEM identity -> Akku actor id")
 
 
+class ActorField(Strict):
+    """One field of a SIEM record that names people; it may hold several (a list, or text with commas)."""
+
+    field: str
+    kind: IdentityKind = IdentityKind.AKKU_ID
+    pattern: str | None = Field(default=None, description="a regex the value must match to be read from this field")
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
+        return value
+
+    def accepts(self, value: str) -> bool:
+        return self.pattern is None or re.search(self.pattern, value) is not None
+
+
 class Dimensions(Strict):
     account: list[str] = Field(default_factory=lambda: ["UserPrincipalName", "AccountUpn", "Account"])
     ip: list[str] = Field(default_factory=lambda: ["IPAddress", "IpAddress", "SourceIP"])
@@ -43,11 +64,28 @@ class Dimensions(Strict):
 
 class SourceConfig(Strict):
     identity: Identity = Field(default_factory=Identity)
-    ip_field: str | None = None
+    actors: list[ActorField] = Field(
+        default_factory=list, description="fields naming people; the first one a record has is read"
+    )
+    ips: list[str] = Field(default_factory=list, description="fields holding source IPs; every one present is read")
+    ip_field: str | None = Field(default=None, description="one more IP field, after `ips` (older configurations)")
+    account_name: IdentityKind = Field(
+        default=IdentityKind.AKKU_ID, description="Sentinel Account entities with a name and no UPN suffix"
+    )
     dimensions: Dimensions = Field(default_factory=Dimensions)
     severity: dict[str, Severity] = Field(default_factory=dict)
     detections: list[DetectionRule] = Field(default_factory=list)
     rate_limit: RateLimit | None = None
+
+    def actor_fields(self, default: str | None = None) -> list[ActorField]:
+        """`actors`, then `identity.field` (or `default`) read as `identity.kind`: older configurations keep working."""
+        legacy = self.identity.field or default
+        extra = [ActorField(field=legacy, kind=self.identity.kind)] if legacy else []
+        return [*self.actors, *(f for f in extra if all(a.field != f.field for a in self.actors))]
+
+    def ip_fields(self, default: str | None = None) -> list[str]:
+        legacy = self.ip_field or default
+        return list(dict.fromkeys([*self.ips, *([legacy] if legacy else [])]))
 
 
 class Defaults(Strict):

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.config import GatewayConfig, Identity
+from gateway.config import GatewayConfig, Identity, SourceConfig
 from gateway.errors import NotAnAlert
 from riposte.models.alert import RAW_PAYLOAD_CAP, ActorRef, Alert, IdentityKind
 
@@ -84,6 +85,55 @@ def actor(value: str, identity: Identity) -> ActorRef:
     if kind is IdentityKind.AKKU_ID and "@" in value:  # an email where an id was expected: resolve it
         kind = IdentityKind.EMAIL
     return ActorRef(kind=kind, value=value)
+
+
+_SEPARATORS = re.compile(r"[,;\s]+")
+_QUOTED = re.compile(r'"([^"\\]*)"')
+MAX_VALUES = 5000  # per field: as many people as a generic alert may name
+
+
+def values(value: Any, field: str) -> list[str]:
+    """Every value of a field that may hold several: a list (Splunk multivalue, ES|QL `VALUES`), a JSON
+    array as text (a Sentinel custom detail of an array column), or text separated by commas,
+    semicolons or newlines (`mvjoin`, Kibana's rendering of an array). Ids, emails and IPs hold none."""
+    if value is None or isinstance(value, bool):
+        return []
+    if isinstance(value, list):
+        found = [v for item in value for v in values(item, field)]
+    elif isinstance(value, (int, float)):
+        found = [str(value)]
+    elif isinstance(value, str):
+        stripped, found = value.strip(), []
+        if stripped.startswith("["):
+            try:
+                parsed = json.loads(stripped)
+            except (ValueError, RecursionError):  # cut short (Sentinel caps custom details): the whole strings
+                found = [v for v in _QUOTED.findall(stripped) if v.strip()]
+            else:
+                if not isinstance(parsed, list) or not all(isinstance(v, (str, int, float)) for v in parsed):
+                    raise NotAnAlert(f"{field} must be a JSON array of text")
+                return values(parsed, field)
+        if not found:
+            found = [v for v in _SEPARATORS.split(stripped.strip("[]")) if v]
+    else:
+        raise NotAnAlert(f"{field} must be text or a list of text")
+    if len(found) > MAX_VALUES:
+        raise NotAnAlert(f"{field} names more than {MAX_VALUES} values")
+    return found
+
+
+def read_actors(record: Any, source: SourceConfig, default: str | None = None) -> list[ActorRef]:
+    """The people a record names: from the first configured actor field the record has a value in."""
+    for spec in source.actor_fields(default):
+        found = [v for v in values(lookup(record, spec.field), spec.field) if spec.accepts(v)]
+        if found:
+            identity = Identity(kind=spec.kind, map=source.identity.map)
+            return [actor(v, identity) for v in found]
+    return []
+
+
+def read_ips(record: Any, source: SourceConfig, default: str | None = None) -> list[str]:
+    return [ip for name in source.ip_fields(default) for ip in values(lookup(record, name), name)]
 
 
 def unique(items: list[str]) -> list[str]:

@@ -1,7 +1,10 @@
 """Realistic payloads in each SIEM's own format, for the demo, the tests and the benchmarks.
 
 `delivery()` turns the Akku simulator's scenario facts into the exact HTTP request that
-SIEM would send: URL, body bytes and headers, authenticated as that SIEM would be.
+SIEM would send with the shipped rules (detections/): URL, body bytes and headers,
+authenticated as that SIEM would be. `splunk_payload`, `sentinel_payload` and
+`elastic_payload` are the older shapes the gateway still reads (a `user` row, a log alert's
+dimensions, ECS `user.*` documents).
 """
 
 from __future__ import annotations
@@ -104,6 +107,58 @@ def elastic_payload(facts: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def splunk_rule_payload(facts: dict[str, Any]) -> dict[str, Any]:
+    """A row of a shipped SPL rule (detections/splunk/): every flagged account in `actor_ids`, mvjoined."""
+    body = splunk_payload(facts)
+    body["result"] = {
+        "_time": str(int(time.time())),
+        "actor_ids": ",".join(facts["actor_ids"]),
+        "source_ips": ",".join(facts.get("source_ips") or []),
+        "severity": facts.get("severity", "high"),
+    }
+    return body
+
+
+def sentinel_incident_payload(facts: dict[str, Any]) -> dict[str, Any]:
+    """A shipped KQL rule's incident, as the Logic App body (detections/sentinel/logic-app-body.json)
+    carries it: the custom details `ActorIds` / `SourceIps` (arrays as JSON text) and the entities."""
+    details = {"ActorIds": [json.dumps(facts["actor_ids"])], "SourceIps": [json.dumps(facts.get("source_ips") or [])]}
+    entities = [{"kind": "Account", "properties": {"accountName": a, "friendlyName": a}} for a in facts["actor_ids"]]
+    entities += [
+        {"kind": "Ip", "properties": {"address": ip, "friendlyName": ip}} for ip in facts.get("source_ips") or []
+    ]
+    return {
+        "incident_arm_id": f"/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/rg-soc/providers/Microsoft.OperationalInsights/workspaces/law-soc/providers/Microsoft.SecurityInsights/Incidents/{uuid.uuid4()}",
+        "title": facts["rule_name"],
+        "severity": facts.get("severity", "medium").capitalize(),
+        "incident_url": "https://portal.azure.com/#asset/Microsoft_Azure_Security_Insights/Incident/x",
+        "entities": entities,
+        "alerts": [
+            {
+                "properties": {
+                    "alertDisplayName": facts["rule_name"],
+                    "additionalData": {"Custom Details": json.dumps(details)},
+                }
+            }
+        ],
+    }
+
+
+def elastic_rule_payload(facts: dict[str, Any]) -> dict[str, Any]:
+    """A shipped ES|QL rule's alert (detections/elastic/) in the connector body: the row's columns."""
+    body = elastic_payload(facts)
+    body["context"]["alerts"] = [
+        {
+            "@timestamp": facts["window_end"],
+            "kibana.alert.uuid": str(uuid.uuid4()),
+            "kibana.alert.rule.name": facts["rule_name"],
+            "actor_ids": facts["actor_ids"],
+            "source_ips": facts.get("source_ips") or [],
+        }
+    ]
+    return body
+
+
 def generic_payload(facts: dict[str, Any], *, alert_id: str | None = None) -> dict[str, Any]:
     return {
         "alert_id": alert_id or f"{facts['scenario']}-{uuid.uuid4().hex[:12]}",
@@ -124,9 +179,9 @@ def delivery(
     token = settings.riposte_webhook_token.get_secret_value() if settings.riposte_webhook_token else ""
     headers = {"Content-Type": "application/json"}
     if source == "splunk":
-        return f"{gateway_url}/webhooks/splunk?token={token}", json.dumps(splunk_payload(facts)).encode(), headers
+        return f"{gateway_url}/webhooks/splunk?token={token}", json.dumps(splunk_rule_payload(facts)).encode(), headers
     if source in ("sentinel", "elastic"):
-        payload = sentinel_payload(facts) if source == "sentinel" else elastic_payload(facts)
+        payload = sentinel_incident_payload(facts) if source == "sentinel" else elastic_rule_payload(facts)
         return (
             f"{gateway_url}/webhooks/{source}",
             json.dumps(payload).encode(),
