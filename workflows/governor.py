@@ -19,6 +19,8 @@ with workflow.unsafe.imports_passed_through():
     from riposte.models.governor import (
         ACQUIRE,
         ACQUIRE_BATCH,
+        PAUSE,
+        RESUME,
         STATE,
         GovernorInput,
         GovernorState,
@@ -27,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         PermitBatchDecision,
         PermitDecision,
         PermitRequest,
+        Pause,
         governor_task_queue,
     )
     from workflows import patches
@@ -39,7 +42,9 @@ MAX_UPDATES_PER_RUN = 500  # continue-as-new well before the history grows large
 class ActionGovernor:
     @workflow.init
     def __init__(self, inp: GovernorInput) -> None:
-        self._state = GovernorState(grants=list(inp.state.grants), answered=dict(inp.state.answered))
+        self._state = GovernorState(
+            grants=list(inp.state.grants), answered=dict(inp.state.answered), paused=inp.state.paused
+        )
         self._updates = 0
 
     @workflow.run
@@ -69,11 +74,37 @@ class ActionGovernor:
         self._state = self._pruned()
         return PermitBatchDecision(decisions=[self._decide(request) for request in batch.requests])
 
+    @workflow.update(name=PAUSE)
+    def pause(self, pause: Pause) -> GovernorState:
+        """The emergency stop: from now on every permit is refused (each run then asks a person),
+        on every worker at once, since every automatic write asks this one workflow first."""
+        self._updates += 1
+        self._state = self._pruned().model_copy(update={"paused": pause.model_copy(update={"at": workflow.now()})})
+        workflow.logger.warning("automatic actions paused", extra={"by": pause.by, "reason": pause.reason})
+        return self._state
+
+    @workflow.update(name=RESUME)
+    def resume(self, by: Pause) -> GovernorState:
+        self._updates += 1
+        self._state = self._pruned().model_copy(update={"paused": None})
+        workflow.logger.warning("automatic actions resumed", extra={"by": by.by, "reason": by.reason})
+        return self._state
+
     def _decide(self, request: PermitRequest) -> PermitDecision:
         now = workflow.now()
+        previous = self._state.answered.get(request.key)
+        if previous is None and self._state.paused is not None:
+            # refused, and not remembered: a request answered before the pause keeps its answer
+            return PermitDecision(
+                key=request.key,
+                granted=False,
+                used_in_window=0,
+                limit=request.limit,
+                window_seconds=request.window_seconds,
+                paused=self._state.paused,
+            )
         window_start = now - timedelta(seconds=request.window_seconds)
         used = sum(g.count for g in self._state.grants if g.at > window_start)
-        previous = self._state.answered.get(request.key)
         if previous is not None:
             granted = previous
         else:
@@ -109,4 +140,4 @@ class ActionGovernor:
         answered = {k: v for k, v in self._state.answered.items() if k in live or not v}
         if len(answered) > 5000:
             answered = dict(list(answered.items())[-5000:])
-        return GovernorState(grants=grants, answered=answered)
+        return GovernorState(grants=grants, answered=answered, paused=self._state.paused)

@@ -12,7 +12,9 @@ GOVERNOR_QUEUE_SUFFIX = "-governor"
 # Message names, shared by senders and the governor workflow.
 ACQUIRE = "acquire"  # update: one permit request
 ACQUIRE_BATCH = "acquire_batch"  # update: a worker's concurrent requests, answered in order
-STATE = "state"  # query: grants and answers
+STATE = "state"  # query: grants, answers and the emergency stop
+PAUSE = "pause"  # update: stop every automatic write until resumed
+RESUME = "resume"  # update: automatic writes may go on
 
 
 def governor_workflow_id(task_queue: str) -> str:
@@ -36,12 +38,21 @@ class PermitRequest(Model):
     requested_by: str = ""  # workflow id, for the record
 
 
+class Pause(Model):
+    """The emergency stop: who pulled it, why, when."""
+
+    by: str = Field(min_length=1, max_length=200)
+    reason: str = Field(min_length=1, max_length=500)
+    at: datetime | None = None  # set by the governor
+
+
 class PermitDecision(Model):
     key: str
     granted: bool
     used_in_window: int  # automatic actions already granted in the window, before this request
     limit: int
     window_seconds: float
+    paused: Pause | None = None  # refused because automatic actions are paused
 
 
 class Grant(Model):
@@ -54,6 +65,7 @@ class Grant(Model):
 class GovernorState(Model):
     grants: list[Grant] = Field(default_factory=list)  # granted permits, newest last
     answered: dict[str, bool] = Field(default_factory=dict)  # key -> granted, for idempotency
+    paused: Pause | None = None  # the emergency stop, carried across continue-as-new
 
 
 class GovernorInput(Model):
