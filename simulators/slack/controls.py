@@ -60,7 +60,7 @@ def add_controls(app: FastAPI, state: State) -> None:
             "team": {"id": config.team_id, "domain": "riposte-sim"},
             "channel": {"id": message["channel"], "name": message["channel"].lower()},
             "message": {"type": "message", "ts": message["ts"], "text": message["text"], "blocks": message["blocks"]},
-            "response_url": f"{config.public_url}/_sim/response/{reply_id}",
+            "response_url": body.response_url or f"{config.public_url}/_sim/response/{reply_id}",
             "actions": [
                 {
                     "action_id": button["action_id"],
@@ -79,6 +79,10 @@ def add_controls(app: FastAPI, state: State) -> None:
         headers["Content-Type"] = "application/x-www-form-urlencoded"
         async with httpx.AsyncClient(timeout=10) as http:
             answer = await http.post(config.interactivity_url, content=body_bytes, headers=headers)
+        if answer.status_code == 200 and answer.headers.get("content-type", "").startswith("application/json"):
+            said = answer.json()  # Slack shows a block_actions answer's message to the clicker, as a reply
+            if isinstance(said, dict) and said.get("text"):
+                state.replies.append({"reply_id": reply_id, "via": "answer", **said})
         return JSONResponse(
             {"delivered": answer.status_code == 200, "status": answer.status_code, "reply_id": reply_id},
             status_code=200 if answer.status_code == 200 else 502,

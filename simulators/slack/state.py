@@ -51,6 +51,7 @@ class ClickRequest(BaseModel):
     stale_seconds: int = 0  # sign with an old timestamp (replay tests)
     app_id: str | None = None  # another app's id (wrong-app tests)
     forge: bool = False  # sign with the wrong secret
+    response_url: str | None = None  # a response_url of the test's choosing (hostile-sender tests)
 
 
 class SlackFaults(BaseModel):
