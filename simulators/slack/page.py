@@ -25,7 +25,19 @@ button.primary{background:#007a5a;color:#fff;border-color:#007a5a}button.danger{
 const users = __USERS__;
 const who = document.getElementById('who');
 users.forEach(u => { const o = document.createElement('option'); o.value = u.id; o.textContent = u.real_name + ' (' + u.id + ')'; who.appendChild(o); });
-function md(t){ return (t||'').replace(/&(?!(amp|lt|gt);)/g,'&amp;').replace(/</g,'&lt;').replace(/>/g,'&gt;').replace(/&lt;(https?:[^|]+?)\\|(.+?)&gt;/g,'<a href="$1" target="_blank">$2</a>').replace(/&lt;@(\\w+)&gt;/g,'@$1').replace(/\\*([^*]+)\\*/g,'<b>$1</b>').replace(/`([^`]+)`/g,'<code>$1</code>'); }
+function esc(s){ return s.replace(/&(?!(amp|lt|gt);)/g,'&amp;').replace(/</g,'&lt;').replace(/>/g,'&gt;').replace(/"/g,'&quot;'); }
+function fmt(s){ return s.replace(/\\*([^*]+)\\*/g,'<b>$1</b>').replace(/`([^`]+)`/g,'<code>$1</code>'); }
+function md(t){
+  // Slack's own markup is only what sits between a raw < and >; everything else is text, and
+  // escaped text (&lt;!channel&gt;) stays text: it never becomes a link or a mention here either
+  return (t||'').split(/(<[^<>]*>)/).map(part => {
+    let m = part.match(/^<(https?:[^|>]+)\\|([^>]*)>$/);
+    if (m) return '<a href="' + esc(m[1]) + '" target="_blank">' + esc(m[2]) + '</a>';
+    if ((m = part.match(/^<@(\\w+)>$/))) return '@' + m[1];
+    if ((m = part.match(/^<!date\\^[^|>]*\\|([^>]*)>$/))) return esc(m[1]);
+    return fmt(esc(part));
+  }).join('');
+}
 async function click(channel, ts, action_id, confirmText){
   if (confirmText && !confirm(confirmText)) return;
   const r = await fetch('/_sim/click', {method:'POST', headers:{'Content-Type':'application/json'},

@@ -358,3 +358,30 @@ def test_decisions_and_results_are_escaped_too() -> None:
     text = text_of(decided_blocks(update))
     assert "<@U0ANALYST>" in text and "<!channel>" not in text and "<!here>" not in text
     assert "Akku said &lt;!channel&gt;" in text and "&lt;!here&gt; (CLI)" in text
+
+
+async def test_the_simulators_page_shows_escaped_text_as_text_and_real_links_as_links() -> None:
+    from playwright.async_api import async_playwright
+
+    from tests.browser.test_browser import CHROMIUM, FLAGS
+
+    assert CHROMIUM.exists(), "this test needs Debian's chromium (make test installs it)"
+    hostile = request(user=UserRecord(actor_id="u_10001", display_name=HOSTILE, privileged=False))
+    async with running_app(create_app(SlackSimConfig(bot_token=TOKEN, signing_secret="s"))) as url:
+        client = AsyncWebClient(token=TOKEN, base_url=f"{url}/api/")
+        await client.chat_postMessage(channel="C0SECOPS", text="x", blocks=approval_blocks(hostile))
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+            try:
+                page = await browser.new_page()
+                await page.goto(url)
+                await page.get_by_text("Alert in the SIEM").wait_for(timeout=10_000)
+                links = await page.eval_on_selector_all("a", "els => els.map(e => [e.href, e.textContent])")
+                shown = await page.inner_text("#feed")
+            finally:
+                await browser.close()
+    assert links == [
+        ["https://ui.example/namespaces/default/workflows/investigation-u_10001", "Run in Temporal"],
+        ["https://splunk.example/app/search/@go?sid=1", "Alert in the SIEM"],
+    ]
+    assert "<!channel> <https://evil.example|click> & <@U0BOSS>" in shown  # shown as typed
