@@ -1,11 +1,18 @@
 """Block Kit for approval requests, decisions and notices: readable on a phone, within Slack's limits.
 
 Pure functions: the activities post what these build, the tests read it.
+
+Every string that comes from Akku or a SIEM (names, roles, emails, rule names, cities, error
+details) is escaped before it enters mrkdwn, as Slack documents (`&`, `<`, `>`): a display name
+of `<!channel>` or `<https://evil.example|click>` shows as typed and neither pings nor links.
+Links are https (or http to this machine, for the local stack) and anything else is dropped.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import quote
 
 from riposte.models.actions import ActionResult
 from riposte.models.common import ActionKind, DetectionType, Severity
@@ -13,12 +20,27 @@ from riposte.models.evidence import ActorEvidence, UserRecord
 from riposte.models.playbook import ApprovalOption
 from riposte.models.runs import ApprovalRequest, ApprovalUpdate, Assessment, Notification
 from riposte.models.slack import ACTION_PREFIX, ButtonValue
+from riposte.urls import secure_or_loopback
 
 TEXT_LIMIT = 3000  # a section's text
 BLOCK_LIMIT = 50
 BUTTON_LIMIT = 75
 DESTRUCTIVE = {ActionKind.LOCK, ActionKind.RESET_MFA, ActionKind.REVOKE_ROLE, ActionKind.FORCE_PASSWORD_RESET}
 Block = dict[str, Any]
+SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
+URL_SAFE = ":/?#[]@!$&'()*+,;=%~-._"  # everything else (spaces, quotes, |, <, >) is percent-encoded
+
+
+def esc(text: object) -> str:
+    """Text as Slack shows it, never as markup: `&`, `<`, `>` become entities (Slack's own rule)."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def link(url: str | None, label: str) -> str:
+    """`<url|label>` for an https (or loopback http) URL; "" for anything else."""
+    if not url or not secure_or_loopback(url):
+        return ""
+    return f"<{esc(quote(url.strip(), safe=URL_SAFE))}|{esc(label)}>"
 
 
 def _cut(text: str, limit: int = TEXT_LIMIT) -> str:
@@ -45,13 +67,13 @@ def detections_text(assessment: Assessment) -> str:
 
 def person_text(actor_id: str, user: UserRecord | None) -> str:
     if user is None:
-        return f"*{actor_id}*"
+        return f"*{esc(actor_id)}*"
     name = user.display_name or user.login or actor_id
-    parts = [f"*{name}*", user.email or "", f"`{actor_id}`"]
+    parts = [f"*{esc(name)}*", esc(user.email or ""), f"`{esc(actor_id)}`"]
     if user.privileged or user.roles:
-        parts.append(f":warning: privileged ({', '.join(user.roles) or 'yes'})")
+        parts.append(f":warning: privileged ({esc(', '.join(user.roles)) or 'yes'})")
     if user.status != "active":
-        parts.append(f"status {user.status}")
+        parts.append(f"status {esc(user.status)}")
     return " · ".join(p for p in parts if p)
 
 
@@ -59,12 +81,14 @@ def evidence_lines(evidence: ActorEvidence) -> list[str]:
     lines = []
     if evidence.source_ips:
         more = evidence.source_ip_count - len(evidence.source_ips[:5])
-        ips = ", ".join(evidence.source_ips[:5]) + (f" +{more}" if more > 0 else "")
-        countries = ", ".join(evidence.countries[:8])
+        ips = esc(", ".join(evidence.source_ips[:5])) + (f" +{more}" if more > 0 else "")
+        countries = esc(", ".join(evidence.countries[:8]))
         lines.append(f"*Source IPs:* {ips}" + (f" ({countries})" if countries else ""))
     if evidence.mfa_failures_by_method or evidence.mfa_failures_by_reason:
-        methods = ", ".join(f"{m} {n}" for m, n in sorted(evidence.mfa_failures_by_method.items()))
-        reasons = ", ".join(f"{r.replace('_', ' ')} {n}" for r, n in sorted(evidence.mfa_failures_by_reason.items()))
+        methods = esc(", ".join(f"{m} {n}" for m, n in sorted(evidence.mfa_failures_by_method.items())))
+        reasons = esc(
+            ", ".join(f"{r.replace('_', ' ')} {n}" for r, n in sorted(evidence.mfa_failures_by_reason.items()))
+        )
         lines.append(f"*MFA failures:* {methods}" + (f"; {reasons}" if reasons else ""))
     if evidence.push_challenges:
         lines.append(
@@ -74,11 +98,11 @@ def evidence_lines(evidence: ActorEvidence) -> list[str]:
         worst = max((x.failed_attempt_count or 0 for x in evidence.lockouts), default=0)
         lines.append(f"*Lockouts:* {len(evidence.lockouts)} (up to {worst} failed attempts)")
     if evidence.recovery_by_method:
-        methods = ", ".join(f"{m.replace('_', ' ')} {n}" for m, n in sorted(evidence.recovery_by_method.items()))
+        methods = esc(", ".join(f"{m.replace('_', ' ')} {n}" for m, n in sorted(evidence.recovery_by_method.items())))
         lines.append(f"*Recovery attempts:* {methods}")
     if evidence.admin and evidence.admin.recent:
         change = evidence.admin.recent[-1]
-        lines.append(f"*Role change:* {change.role} → {change.target_id}")
+        lines.append(f"*Role change:* {esc(change.role)} → {esc(change.target_id)}")
     return lines
 
 
@@ -101,7 +125,9 @@ def _button(request: ApprovalRequest, option: ApprovalOption) -> Block:
             "title": {"type": "plain_text", "text": "Are you sure?"},
             "text": {
                 "type": "mrkdwn",
-                "text": _cut(f"{option.label}: {_actions_text(option.actions)} on `{request.actor_id}`.", 300),
+                "text": _cut(
+                    f"{esc(option.label)}: {_actions_text(option.actions)} on `{esc(request.actor_id)}`.", 300
+                ),
             },
             "confirm": {"type": "plain_text", "text": "Yes, do it"},
             "deny": {"type": "plain_text", "text": "Cancel"},
@@ -111,32 +137,34 @@ def _button(request: ApprovalRequest, option: ApprovalOption) -> Block:
 
 
 def _links(run_url: str | None, siem_url: str | None) -> str:
-    links = [f"<{run_url}|Run in Temporal>" if run_url else "", f"<{siem_url}|Alert in the SIEM>" if siem_url else ""]
-    return " · ".join(link for link in links if link)
+    links = [link(run_url, "Run in Temporal"), link(siem_url, "Alert in the SIEM")]
+    return " · ".join(found for found in links if found)
 
 
-def headline(request: ApprovalRequest) -> str:
+def headline(request: ApprovalRequest, *, mrkdwn: bool = True) -> str:
+    """The one-line summary: escaped for mrkdwn (a message's `text`), as is for a plain_text header."""
     a = request.assessment
-    return f"{priority(a)} {detections_text(a)}: {request.actor_id}, score {a.score:.0f}"
+    actor = esc(request.actor_id) if mrkdwn else request.actor_id
+    return f"{priority(a)} {detections_text(a)}: {actor}, score {a.score:.0f}"
 
 
 def approval_blocks(request: ApprovalRequest, *, buttons: bool = True, note: str | None = None) -> list[Block]:
     a = request.assessment
     blocks: list[Block] = [
-        {"type": "header", "text": {"type": "plain_text", "text": _cut(headline(request), 150)}},
+        {"type": "header", "text": {"type": "plain_text", "text": _cut(headline(request, mrkdwn=False), 150)}},
         _section(person_text(request.actor_id, request.user)),
     ]
     if request.dry_run:
         blocks.append(_context(":test_tube: DRY RUN: decisions are recorded, nothing is written to Akku"))
-    factors = "\n".join(f"• {f.detail} (+{f.points:.0f})" for f in a.factors[:3])
+    factors = "\n".join(f"• {esc(f.detail)} (+{f.points:.0f})" for f in a.factors[:3])
     blocks.append(_section(f"*Score {a.score:.0f}/100* because:\n{factors}"))
     lines = evidence_lines(request.evidence)
     if lines:
         blocks.append(_section("\n".join(lines)))
     if a.guard_notes:
-        blocks.append(_context("\n".join(f":shield: {n}" for n in a.guard_notes)))
+        blocks.append(_context("\n".join(f":shield: {esc(n)}" for n in a.guard_notes)))
     blocks.append(_section(f"*Proposed:* {_actions_text(a.actions)}"))
-    if note:
+    if note:  # Riposte's own words and approver mentions (`<@U…>`), nothing from outside
         blocks.append(_context(note))
     if buttons and a.options:
         blocks.append(
@@ -160,15 +188,19 @@ def results_text(results: list[ActionResult]) -> str:
         "dry_run": ":test_tube:",
     }
     return "\n".join(
-        f"{icons.get(r.status, '•')} {r.action.value.replace('_', ' ')} on `{r.actor_id}`: {r.status.replace('_', ' ')}"
-        + (f" ({r.detail})" if r.detail else "")
+        f"{icons.get(r.status, '•')} {r.action.value.replace('_', ' ')} on `{esc(r.actor_id)}`: "
+        f"{r.status.replace('_', ' ')}" + (f" ({esc(r.detail)})" if r.detail else "")
         for r in results
     )
 
 
 def _who(deciders: list[str]) -> str:
     return ", ".join(
-        d.removeprefix("cli:") + " (CLI)" if d.startswith("cli:") else f"<@{d}>" if d.startswith(("U", "W")) else d
+        esc(d.removeprefix("cli:")) + " (CLI)"
+        if d.startswith("cli:")
+        else f"<@{d}>"
+        if SLACK_USER_ID.match(d)
+        else esc(d)
         for d in deciders
     )
 
@@ -177,7 +209,7 @@ def decided_blocks(update: ApprovalUpdate) -> list[Block]:
     """The message after a decision or timeout (buttons gone), or with a reminder (buttons kept)."""
     reminder = update.keep_buttons
     blocks = approval_blocks(update.request, buttons=reminder, note=None)
-    status = f"*{update.headline}*"
+    status = f"*{esc(update.headline)}*"
     if update.decided_by:
         status += f"\nby {_who(update.decided_by)}"
     if update.decided_at:
@@ -193,12 +225,13 @@ def decided_blocks(update: ApprovalUpdate) -> list[Block]:
 
 
 def notification_blocks(n: Notification) -> list[Block]:
-    blocks: list[Block] = [_section(f"*{n.headline}*"), _section(person_text(n.actor_id, n.user))]
+    blocks: list[Block] = [_section(f"*{esc(n.headline)}*"), _section(person_text(n.actor_id, n.user))]
     if n.assessment:
-        factors = "\n".join(f"• {f.detail}" for f in n.assessment.factors[:3])
+        factors = "\n".join(f"• {esc(f.detail)}" for f in n.assessment.factors[:3])
         blocks.append(_section(f"Score {n.assessment.score:.0f}/100:\n{factors}"))
     if n.results:
         blocks.append(_section(results_text(n.results)))
-    if n.run_ui_url:
-        blocks.append(_context(f"<{n.run_ui_url}|Run in Temporal>"))
+    run_link = link(n.run_ui_url, "Run in Temporal")
+    if run_link:
+        blocks.append(_context(run_link))
     return blocks[:BLOCK_LIMIT]

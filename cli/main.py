@@ -145,7 +145,7 @@ def gateway(verbose: Verbose = False) -> None:
 
     setup_logging(verbose)
     settings = settings_or_exit()
-    if settings.riposte_webhook_token is None and not settings.riposte_webhook_secret:
+    if not settings.webhook_auth_configured:
         err.print(
             "[red]set RIPOSTE_WEBHOOK_TOKEN and/or RIPOSTE_WEBHOOK_SECRET: the gateway accepts nothing unauthenticated[/red]"
         )

@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -73,6 +74,12 @@ class _LazyPlaybooks:
         return self._set.match(alert)
 
 
+def _first_problem(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "alert"
+    return f"{where}: {str(first['msg']).removeprefix('Value error, ')}"
+
+
 def create_app(
     settings: Settings,
     *,
@@ -120,23 +127,34 @@ def create_app(
             return error_response(503, "timeout", "took too long; retry", {"Retry-After": RETRY_AFTER})
         return answer
 
-    async def _receive(source: str, request: Request) -> JSONResponse:
-        signed = source == "generic" and auth.has_signature(request)  # verified over the raw body below
-        if not signed:
-            auth.check_token(request, settings, allow_query=source == "splunk")
+    def take(source: str) -> None:
         wait = buckets[source].take()
         if wait is not None:
             raise GatewayError(
                 429, "rate_limited", f"over the {source} rate limit", headers={"Retry-After": str(max(1, round(wait)))}
             )
-        require_json(request)
-        body = await read_body(request, conf.defaults.max_body_bytes)
-        message_id = auth.check_signature(request, body, settings) if signed else None
+
+    async def _receive(source: str, request: Request) -> JSONResponse:
+        # who is asking comes first: a flood without valid credentials never spends the source's
+        # rate limit (real alerts keep flowing) and, with a token, never has its body read
+        message_id: str | None = None
+        if source == "generic" and auth.has_signature(request):  # signed over the raw body: read it first
+            require_json(request)
+            body = await read_body(request, conf.defaults.max_body_bytes)
+            message_id = auth.check_signature(request, body, settings)
+            take(source)
+        else:
+            auth.check_token(request, settings, source, allow_query=source == "splunk")
+            take(source)
+            require_json(request)
+            body = await read_body(request, conf.defaults.max_body_bytes)
         payload = parse_json(body, conf.defaults.max_json_depth)
         try:
             alert = parse[source](Delivery(payload, body, datetime.now(UTC), message_id), conf)
         except GatewayError:
             raise
+        except ValidationError as exc:  # a value the alert model refuses (an actor id that cannot be one, ...)
+            raise NotAnAlert(f"not a {source} alert: {_first_problem(exc)}") from None
         except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
             # a shape no parser rule foresaw (a list where an object belongs, ...): the sender's to fix
             log.info("unreadable %s payload: %s", source, type(exc).__name__)

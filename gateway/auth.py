@@ -32,15 +32,19 @@ def bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def check_token(request: Request, settings: Settings, *, allow_query: bool) -> None:
-    """Bearer header (or `?token=` where the sender cannot set headers, i.e. Splunk)."""
-    expected = settings.riposte_webhook_token
+def check_token(request: Request, settings: Settings, source: str, *, allow_query: bool) -> None:
+    """Bearer header (or `?token=` where the sender cannot set headers, i.e. Splunk).
+
+    The source's own tokens (RIPOSTE_WEBHOOK_TOKEN_<SOURCE>) or else the shared ones; every
+    configured value is compared, so a rotation's old and new tokens both work meanwhile.
+    """
     given = bearer(request)
     if given is None and allow_query:
         given = request.query_params.get("token")
     if given is None:
         raise _unauthorised("missing credentials")
-    if expected is None or not _equal(given, expected.get_secret_value()):
+    matches = [_equal(given, expected) for expected in settings.webhook_tokens(source)]
+    if not any(matches):
         raise _unauthorised("invalid credentials")
 
 

@@ -7,8 +7,9 @@ payload encryption is on (RIPOSTE_PAYLOAD_KEYS). Every call must carry `Authoriz
 
 - an operator token from RIPOSTE_CODEC_TOKENS (`name:token`, for `temporal --codec-auth`), or
 - the Temporal UI's own access token (its `codec.passAccessToken`), a JWT checked against the
-  identity provider's JWKS (RIPOSTE_CODEC_JWKS_URL, RIPOSTE_CODEC_AUDIENCE) whose email or
-  subject is listed in RIPOSTE_CODEC_ALLOWED.
+  identity provider's JWKS (RIPOSTE_CODEC_JWKS_URL, https), its audience and issuer
+  (RIPOSTE_CODEC_AUDIENCE, RIPOSTE_CODEC_ISSUER, both required), whose subject, or whose email
+  when the token says `email_verified: true`, is listed in RIPOSTE_CODEC_ALLOWED.
 
 Each answer is logged with who asked and how many payloads; a refusal is logged with why.
 The UI calls from the browser, so RIPOSTE_CODEC_ORIGINS (default: the Temporal UI's URL)
@@ -61,6 +62,7 @@ class Authoriser:
         self._tokens = parse_tokens(spec)
         self._jwks = jwt.PyJWKClient(settings.riposte_codec_jwks_url) if settings.riposte_codec_jwks_url else None
         self._audience = settings.riposte_codec_audience
+        self._issuer = settings.riposte_codec_issuer
         self._allowed = {a.lower() for a in settings.riposte_codec_allowed}
 
     @property
@@ -88,16 +90,20 @@ class Authoriser:
                 key.key,
                 algorithms=JWT_ALGORITHMS,
                 audience=self._audience,
-                options={"require": ["exp", "sub"], "verify_aud": self._audience is not None},
+                issuer=self._issuer,
+                options={"require": ["exp", "sub", "aud", "iss"]},
             )
         except jwt.PyJWKClientError as exc:
             raise Refused(403, f"token key not trusted ({type(exc).__name__})") from None
         except jwt.InvalidTokenError as exc:
             raise Refused(403, f"invalid token ({type(exc).__name__})") from None
-        who = {str(claims.get(k, "")).lower() for k in ("email", "sub", "preferred_username")} - {""}
-        if not who & self._allowed:
-            raise Refused(403, f"{claims.get('email') or claims['sub']} is not allowed to decode payloads")
-        return Operator(str(claims.get("email") or claims["sub"]), "jwt")
+        # an unverified email is whatever the person typed at sign-up: only the subject counts then
+        email = str(claims.get("email") or "") if claims.get("email_verified") is True else ""
+        subject = str(claims["sub"])
+        if not ({subject.lower(), email.lower()} - {""}) & self._allowed:
+            unverified = " (email not verified)" if claims.get("email") and not email else ""
+            raise Refused(403, f"{email or subject} is not allowed to decode payloads{unverified}")
+        return Operator(email or subject, "jwt")
 
 
 def build_codec_router(settings: Settings) -> APIRouter | None:

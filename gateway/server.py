@@ -12,7 +12,10 @@ from gateway.app import create_app
 from gateway.codec import mount_codec
 from riposte.settings import Settings
 
-TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&\s\"]*", re.IGNORECASE)
+# `token` as a query key, any of its letters possibly percent-encoded (`%74oken`, `tok%65n`):
+# the gateway decodes keys before it reads them, so each spelling carries the real token
+_TOKEN_KEY = "".join(f"(?:{c}|%{ord(c):02x}|%{ord(c.upper()):02x})" for c in "token")
+TOKEN_IN_QUERY = re.compile(rf"([?&;]{_TOKEN_KEY}=)[^&;\s\"]*", re.IGNORECASE)
 
 
 class RedactQueryTokens(logging.Filter):

@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from riposte.urls import is_loopback, scheme_of, secure_or_loopback
+
 # Values the embedded stack (riposte dev, tests) uses when nothing else is set.
 DEV_TEMPORAL_PORT = 7233
 DEV_UI_PORT = 8233
@@ -25,6 +27,7 @@ DEV_SLACK_SIGNING_SECRET = "riposte-simulator-signing-secret"  # noqa: S105 - si
 DEV_SLACK_APP_ID = "A0RIPOSTE"
 DEV_SLACK_CHANNEL = "C0SECOPS"
 DEV_SLACK_APPROVER = "U0ANALYST"
+WEBHOOK_SOURCES = ("splunk", "sentinel", "elastic", "generic")
 
 
 class SettingsError(Exception):
@@ -57,7 +60,21 @@ class Settings(BaseSettings):
         default=None, description="Slack user group id whose members may also decide (usergroups.users.list)"
     )
 
-    riposte_webhook_token: SecretStr | None = None
+    riposte_webhook_token: SecretStr | None = Field(
+        default=None, description="bearer token(s) every webhook source may present; space/comma-separated to rotate"
+    )
+    riposte_webhook_token_splunk: SecretStr | None = Field(
+        default=None, description="Splunk's own token(s), instead of RIPOSTE_WEBHOOK_TOKEN"
+    )
+    riposte_webhook_token_sentinel: SecretStr | None = Field(
+        default=None, description="Sentinel's own token(s), instead of RIPOSTE_WEBHOOK_TOKEN"
+    )
+    riposte_webhook_token_elastic: SecretStr | None = Field(
+        default=None, description="Elastic's own token(s), instead of RIPOSTE_WEBHOOK_TOKEN"
+    )
+    riposte_webhook_token_generic: SecretStr | None = Field(
+        default=None, description="the generic endpoint's own token(s), instead of RIPOSTE_WEBHOOK_TOKEN"
+    )
     riposte_webhook_secret: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     riposte_http_host: str = "127.0.0.1"
     riposte_http_port: int = Field(default=8080, ge=1, le=65535)
@@ -80,6 +97,9 @@ class Settings(BaseSettings):
         default=None, description="codec endpoint: JWKS of the identity provider behind the Temporal UI's login"
     )
     riposte_codec_audience: str | None = Field(default=None, description="codec endpoint: the tokens' audience")
+    riposte_codec_issuer: str | None = Field(
+        default=None, description="codec endpoint: the tokens' issuer (`iss`), checked on every token"
+    )
     riposte_codec_allowed: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="codec endpoint: emails or subjects allowed to see decoded payloads"
     )
@@ -149,6 +169,54 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _secrets_go_only_where_they_belong(self) -> Settings:
+        """A known (simulator) secret only with the local simulator; a real one never over plain HTTP."""
+        problems = [
+            *_endpoint_problems(
+                "AKKU_BASE_URL", self.akku_base_url, {"AKKU_API_KEY": (self.akku_api_key, DEV_AKKU_API_KEY)}
+            ),
+            *_endpoint_problems(
+                "SLACK_API_URL",
+                self.slack_api_url,
+                {
+                    "SLACK_BOT_TOKEN": (self.slack_bot_token, DEV_SLACK_BOT_TOKEN),
+                    "SLACK_SIGNING_SECRET": (self.slack_signing_secret, DEV_SLACK_SIGNING_SECRET),
+                },
+            ),
+        ]
+        if self.riposte_codec_jwks_url:
+            if not secure_or_loopback(self.riposte_codec_jwks_url):
+                problems.append(
+                    "RIPOSTE_CODEC_JWKS_URL must be https (plain http only to a loopback address): the keys "
+                    "fetched from it decide who may read decrypted payloads"
+                )
+            for name, value in (
+                ("RIPOSTE_CODEC_AUDIENCE", self.riposte_codec_audience),
+                ("RIPOSTE_CODEC_ISSUER", self.riposte_codec_issuer),
+            ):
+                if not value:
+                    problems.append(
+                        f"{name} is required with RIPOSTE_CODEC_JWKS_URL: without it a token the identity "
+                        "provider issued for another application (or another issuer using the same keys) is accepted"
+                    )
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    def webhook_tokens(self, source: str) -> list[str]:
+        """The tokens a source may present: its own setting, else RIPOSTE_WEBHOOK_TOKEN; several allow rotation."""
+        own: SecretStr | None = getattr(self, f"riposte_webhook_token_{source}", None)
+        chosen = own or self.riposte_webhook_token
+        if chosen is None:
+            return []
+        return [part for part in chosen.get_secret_value().replace(",", " ").split() if part]
+
+    @property
+    def webhook_auth_configured(self) -> bool:
+        """Some webhook source can authenticate (a token for it, or a signing secret)."""
+        return bool(self.riposte_webhook_secret) or any(self.webhook_tokens(s) for s in WEBHOOK_SOURCES)
+
     @field_validator("riposte_webhook_secret", mode="before")
     @classmethod
     def _split_secrets(cls, value: object) -> object:
@@ -213,6 +281,27 @@ class Settings(BaseSettings):
         return self.model_copy(update=update) if update else self
 
 
+def _endpoint_problems(url_name: str, url: str, sent: dict[str, tuple[SecretStr, str]]) -> list[str]:
+    """What is wrong with sending these secrets to `url` (names only, never a value)."""
+    scheme = scheme_of(url)
+    if scheme not in ("http", "https") or not url.split("://", 1)[-1].strip("/"):
+        return [f"{url_name} must be an http(s) URL"]
+    problems = []
+    if not is_loopback(url):
+        if scheme == "http":
+            problems.append(
+                f"{url_name} is plain http to a non-loopback host: {' and '.join(sent)} would cross the "
+                "network in clear; use https"
+            )
+        for name, (secret, known) in sent.items():
+            if secret.get_secret_value() == known:
+                problems.append(
+                    f"{name} is the local simulator's built-in value, but {url_name} is not the local "
+                    f"simulator; set the real {name}"
+                )
+    return problems
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read and validate settings; a bad variable raises SettingsError naming it."""
     try:
@@ -220,8 +309,12 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            name = "_".join(str(part) for part in error["loc"][:1]).upper() or "settings"
-            problems.append(f"{name}: {error['msg']}")
+            name = "_".join(str(part) for part in error["loc"][:1]).upper()
+            message = str(error["msg"]).removeprefix("Value error, ")
+            if name:
+                problems.append(f"{name}: {message}")
+            else:  # a rule across settings: each line names its variables
+                problems += message.splitlines()
         raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None
 
 

@@ -25,11 +25,11 @@ with workflow.unsafe.imports_passed_through():
         GovernorInput,
         GovernorState,
         Grant,
+        Pause,
         PermitBatch,
         PermitBatchDecision,
         PermitDecision,
         PermitRequest,
-        Pause,
         governor_task_queue,
     )
     from workflows import patches

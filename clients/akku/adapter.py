@@ -53,7 +53,13 @@ ACTION_NAMES: dict[ActionKind, str] = {
 
 
 def user_path(actor_id: str) -> str:
-    return f"{USERS}/{quote(actor_id, safe='')}"
+    """The user's path, the id one percent-encoded segment: `/`, `?`, `#` and `%` stay inside it, and
+    `.` or `..` are sent as `%2E` (URL parsers resolve a literal dot segment away, so `..` + `/lock`
+    would otherwise become `/v1/lock`, and `.` would address the user called `lock`)."""
+    segment = quote(actor_id, safe="")
+    if segment.strip(".") == "":
+        segment = segment.replace(".", "%2E")
+    return f"{USERS}/{segment}"
 
 
 def action_path(actor_id: str, action: ActionKind) -> str:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from riposte.models.common import DetectionType, Model, Severity
 
 RAW_PAYLOAD_CAP = 16 * 1024  # bytes of the original payload kept for the record
+ACTOR_VALUE_MAX = 256  # characters: far beyond any id, email or UPN a directory issues
+UNPRINTABLE = frozenset({"Cc", "Cf", "Zl", "Zp"})  # control, format (bidi, zero-width), line/paragraph breaks
 
 
 class Source(StrEnum):
@@ -28,8 +31,24 @@ class IdentityKind(StrEnum):
 
 
 class ActorRef(Model):
+    """One person an alert names. The value ends up in Akku URL paths, workflow ids and Slack
+    messages, so what cannot be an identity is refused here, for every source."""
+
     kind: IdentityKind
     value: str
+
+    @field_validator("value")
+    @classmethod
+    def _an_identity(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("actor id is empty")
+        if len(value) > ACTOR_VALUE_MAX:
+            raise ValueError(f"actor id is longer than {ACTOR_VALUE_MAX} characters")
+        if any(unicodedata.category(c) in UNPRINTABLE for c in value):
+            raise ValueError("actor id contains control or invisible characters")
+        if value.strip() in (".", ".."):
+            raise ValueError("actor id is a path segment ('.' or '..')")
+        return value
 
 
 class Alert(Model):

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from typer.testing import CliRunner
 
-from riposte.settings import SettingsError, load_settings
+from riposte.settings import (
+    DEV_AKKU_API_KEY,
+    DEV_SLACK_BOT_TOKEN,
+    DEV_SLACK_SIGNING_SECRET,
+    SettingsError,
+    load_settings,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -17,7 +24,18 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
         "RIPOSTE_WEBHOOK_SECRET",
         "RIPOSTE_WEBHOOK_TOKEN",
         "AKKU_API_KEY",
+        "AKKU_BASE_URL",
+        "SLACK_API_URL",
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
         "RIPOSTE_DRY_RUN",
+        "RIPOSTE_CODEC_JWKS_URL",
+        "RIPOSTE_CODEC_AUDIENCE",
+        "RIPOSTE_CODEC_ISSUER",
+        "RIPOSTE_WEBHOOK_TOKEN_SPLUNK",
+        "RIPOSTE_WEBHOOK_TOKEN_SENTINEL",
+        "RIPOSTE_WEBHOOK_TOKEN_ELASTIC",
+        "RIPOSTE_WEBHOOK_TOKEN_GENERIC",
     ):
         monkeypatch.delenv(name, raising=False)
 
@@ -80,3 +98,106 @@ def test_generated_webhook_credentials_only_when_unset(monkeypatch: pytest.Monke
     kept = load_settings().with_generated_secrets()
     assert kept.riposte_webhook_token is not None
     assert kept.riposte_webhook_token.get_secret_value() == "fixed"
+
+
+REAL_SLACK = {"SLACK_BOT_TOKEN": "xoxb-real-4410", "SLACK_SIGNING_SECRET": "real-signing-secret-77"}
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        # a simulator's built-in secret while the matching URL is not the local simulator
+        (
+            {"SLACK_API_URL": "https://slack.com/api/", "SLACK_BOT_TOKEN": REAL_SLACK["SLACK_BOT_TOKEN"]},
+            "SLACK_SIGNING_SECRET",
+        ),
+        (
+            {"SLACK_API_URL": "https://slack.com/api/", "SLACK_SIGNING_SECRET": REAL_SLACK["SLACK_SIGNING_SECRET"]},
+            "SLACK_BOT_TOKEN",
+        ),
+        ({"AKKU_BASE_URL": "https://akku.example.com/api"}, "AKKU_API_KEY"),
+        ({"AKKU_BASE_URL": "https://akku.example.com/api", "AKKU_API_KEY": DEV_AKKU_API_KEY}, "AKKU_API_KEY"),
+        # a real secret over plain HTTP to a host that is not this machine
+        ({"AKKU_BASE_URL": "http://akku.example.com/api", "AKKU_API_KEY": "real-akku-key-1"}, "AKKU_BASE_URL"),
+        ({"AKKU_BASE_URL": "http://10.0.0.5:8081/api", "AKKU_API_KEY": "real-akku-key-1"}, "AKKU_BASE_URL"),
+        ({"SLACK_API_URL": "http://slack.example.com/api/", **REAL_SLACK}, "SLACK_API_URL"),
+        ({"AKKU_BASE_URL": "ftp://akku.example.com/api", "AKKU_API_KEY": "real-akku-key-1"}, "AKKU_BASE_URL"),
+        # the codec endpoint's identity provider
+        (
+            {"RIPOSTE_CODEC_JWKS_URL": "https://idp.example.com/jwks", "RIPOSTE_CODEC_ISSUER": "https://idp"},
+            "RIPOSTE_CODEC_AUDIENCE",
+        ),
+        (
+            {"RIPOSTE_CODEC_JWKS_URL": "https://idp.example.com/jwks", "RIPOSTE_CODEC_AUDIENCE": "ui"},
+            "RIPOSTE_CODEC_ISSUER",
+        ),
+        (
+            {
+                "RIPOSTE_CODEC_JWKS_URL": "http://idp.example.com/jwks",
+                "RIPOSTE_CODEC_AUDIENCE": "ui",
+                "RIPOSTE_CODEC_ISSUER": "https://idp",
+            },
+            "RIPOSTE_CODEC_JWKS_URL",
+        ),
+    ],
+)
+def test_start_up_refuses_a_secret_headed_for_the_wrong_place(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], named: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert named in message
+    for secret in (
+        "real-akku-key-1",
+        *REAL_SLACK.values(),
+        DEV_AKKU_API_KEY,
+        DEV_SLACK_BOT_TOKEN,
+        DEV_SLACK_SIGNING_SECRET,
+    ):
+        assert secret not in message
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},  # the embedded stack's simulators
+        {"AKKU_BASE_URL": "http://127.0.0.1:9/api", "SLACK_API_URL": "http://localhost:9/api/"},  # a test rig
+        {"AKKU_BASE_URL": "http://[::1]:9/api", "AKKU_API_KEY": "real-akku-key-1", **REAL_SLACK},  # a sidecar
+        {"AKKU_BASE_URL": "https://akku.example.com/api", "AKKU_API_KEY": "real-akku-key-1"},
+        {"SLACK_API_URL": "https://slack.com/api/", **REAL_SLACK},
+        {
+            "RIPOSTE_CODEC_JWKS_URL": "http://127.0.0.1:9/jwks",
+            "RIPOSTE_CODEC_AUDIENCE": "ui",
+            "RIPOSTE_CODEC_ISSUER": "https://idp",
+        },
+    ],
+)
+def test_loopback_and_real_secrets_over_https_are_accepted(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str]
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    load_settings()
+
+
+@pytest.mark.parametrize("command", ["worker", "gateway"])
+def test_the_worker_and_the_gateway_exit_2_naming_the_variable(monkeypatch: pytest.MonkeyPatch, command: str) -> None:
+    from cli.main import app
+
+    monkeypatch.setenv("SLACK_API_URL", "https://slack.com/api/")
+    monkeypatch.setenv("RIPOSTE_WEBHOOK_TOKEN", "fixed")
+    result = CliRunner().invoke(app, [command])
+    assert result.exit_code == 2
+    assert "SLACK_SIGNING_SECRET" in result.output and "SLACK_BOT_TOKEN" in result.output
+
+
+def test_each_source_can_have_its_own_rotating_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RIPOSTE_WEBHOOK_TOKEN", "shared-1")
+    monkeypatch.setenv("RIPOSTE_WEBHOOK_TOKEN_SPLUNK", "splunk-new, splunk-old")
+    settings = load_settings()
+    assert settings.webhook_tokens("splunk") == ["splunk-new", "splunk-old"]
+    assert settings.webhook_tokens("sentinel") == ["shared-1"]
+    assert "splunk-new" not in repr(settings)

@@ -27,6 +27,7 @@ KEYS = f"k1:{base64.b64encode(os.urandom(32)).decode()}"
 PSEUDONYM_KEY = base64.b64encode(os.urandom(32)).decode()
 UI = "http://temporal-ui.example:8233"
 AUDIENCE = "temporal-ui"
+ISSUER = "https://idp.example.com/"
 ALICE = "alice-codec-token-123456"
 PLAIN = Payload(metadata={"encoding": b"json/plain"}, data=b'{"actor_id": "u_48213", "email": "asha@example.com"}')
 
@@ -49,7 +50,8 @@ class IdentityProvider:
 
     def token(self, key: Any = None, kid: str = "idp-1", **claims: Any) -> str:
         now = int(time.time())
-        claims = {"sub": "user-1", "aud": AUDIENCE, "iat": now, "exp": now + 300, **claims}
+        claims = {"sub": "user-1", "aud": AUDIENCE, "iss": ISSUER, "iat": now, "exp": now + 300, **claims}
+        claims = {k: v for k, v in claims.items() if v is not None}  # None: leave the claim out
         return jwt.encode(claims, key or self.key, algorithm="RS256", headers={"kid": kid})
 
 
@@ -80,7 +82,8 @@ async def gateway(jwks_url: str) -> AsyncIterator[str]:
         riposte_codec_tokens=f"alice:{ALICE}",
         riposte_codec_jwks_url=jwks_url,
         riposte_codec_audience=AUDIENCE,
-        riposte_codec_allowed="bob@example.com",
+        riposte_codec_issuer=ISSUER,
+        riposte_codec_allowed="bob@example.com,ops-subject-7",
         temporal_ui_url=UI,
     )
     async with running_app(build_app(settings)) as url:
@@ -133,15 +136,22 @@ async def test_without_a_valid_operator_token_nothing_is_opened(
 
 async def test_the_ui_s_access_token_of_an_allowed_person_opens_payloads(gateway: str, idp: IdentityProvider) -> None:
     (sealed,) = await EncryptionCodec(parse_keys(KEYS)).encode([PLAIN])
-    answer = await post(gateway, "decode", body(sealed), idp.token(email="Bob@example.com"))
+    answer = await post(gateway, "decode", body(sealed), idp.token(email="Bob@example.com", email_verified=True))
     assert answer.status_code == 200, answer.text
     assert payloads_of(answer) == [PLAIN]
+    by_subject = await post(gateway, "decode", body(sealed), idp.token(sub="ops-subject-7"))
+    assert by_subject.status_code == 200, by_subject.text
 
 
 @pytest.mark.parametrize(
     ("case", "reason"),
     [
         ("not allowed", "carol@example.com is not allowed to decode payloads"),
+        ("email not verified", "user-1 is not allowed to decode payloads (email not verified)"),
+        ("email_verified as a string", "user-1 is not allowed to decode payloads (email not verified)"),
+        ("wrong issuer", "invalid token (InvalidIssuerError)"),
+        ("no issuer", "invalid token (MissingRequiredClaimError)"),
+        ("no audience", "invalid token (MissingRequiredClaimError)"),
         ("expired", "invalid token (ExpiredSignatureError)"),
         ("wrong audience", "invalid token (InvalidAudienceError)"),
         ("other key, same kid", "invalid token (InvalidSignatureError)"),
@@ -154,7 +164,12 @@ async def test_forged_expired_or_foreign_ui_tokens_are_refused(
 ) -> None:
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     token = {
-        "not allowed": lambda: idp.token(email="carol@example.com"),
+        "not allowed": lambda: idp.token(email="carol@example.com", email_verified=True),
+        "email not verified": lambda: idp.token(email="bob@example.com", email_verified=False),
+        "email_verified as a string": lambda: idp.token(email="bob@example.com", email_verified="true"),
+        "wrong issuer": lambda: idp.token(sub="ops-subject-7", iss="https://other-idp.example.com/"),
+        "no issuer": lambda: idp.token(sub="ops-subject-7", iss=None),
+        "no audience": lambda: idp.token(sub="ops-subject-7", aud=None),
         "expired": lambda: idp.token(email="bob@example.com", exp=int(time.time()) - 60),
         "wrong audience": lambda: idp.token(email="bob@example.com", aud="another-app"),
         "other key, same kid": lambda: idp.token(key=other, email="bob@example.com"),
@@ -209,6 +224,22 @@ async def test_without_encryption_there_is_no_codec_endpoint() -> None:
         ({"riposte_payload_keys": KEYS, "riposte_pseudonym_key": "short"}, "RIPOSTE_PSEUDONYM_KEY"),
         ({"riposte_codec_tokens": "alice"}, "RIPOSTE_CODEC_TOKENS"),
         ({"riposte_codec_tokens": "alice:short"}, "RIPOSTE_CODEC_TOKENS"),
+        (
+            {"riposte_codec_jwks_url": "https://idp.example.com/jwks", "riposte_codec_issuer": ISSUER},
+            "RIPOSTE_CODEC_AUDIENCE",
+        ),
+        (
+            {"riposte_codec_jwks_url": "https://idp.example.com/jwks", "riposte_codec_audience": AUDIENCE},
+            "RIPOSTE_CODEC_ISSUER",
+        ),
+        (
+            {
+                "riposte_codec_jwks_url": "http://idp.example.com/jwks",
+                "riposte_codec_audience": AUDIENCE,
+                "riposte_codec_issuer": ISSUER,
+            },
+            "RIPOSTE_CODEC_JWKS_URL",
+        ),
     ],
 )
 def test_codec_settings_are_checked_at_start(overrides: dict[str, str], variable: str) -> None:

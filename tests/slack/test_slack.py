@@ -70,7 +70,7 @@ def request(**changes: Any) -> ApprovalRequest:
     values: dict[str, Any] = {
         "request_id": "1-abcd",
         "workflow_id": "investigation-u_10001",
-        "run_ui_url": "http://ui/namespaces/default/workflows/investigation-u_10001",
+        "run_ui_url": "https://ui.example/namespaces/default/workflows/investigation-u_10001",
         "actor_id": "u_10001",
         "user": UserRecord(
             actor_id="u_10001",
@@ -294,3 +294,94 @@ async def _click(stack: Stack, body: dict[str, Any]) -> httpx.Response:
     assert stack.slack_url
     async with httpx.AsyncClient() as http:
         return await http.post(f"{stack.slack_url.rstrip('/')}/_sim/click", json=body)
+
+
+HOSTILE = "<!channel> <https://evil.example|click> & <@U0BOSS>"
+
+
+def test_text_from_akku_or_the_siem_never_becomes_markup_or_a_link() -> None:
+    hostile_user = UserRecord(
+        actor_id="u_10001",
+        email="a<b>@example.com",
+        display_name=HOSTILE,
+        login="x",
+        privileged=True,
+        roles=["<!here>", "admin|<https://evil.example>"],
+    )
+    factor = Factor(name="travel", points=40, detail="sign-in from <!subteam^S1> <https://evil.example|Zürich>")
+    req = request(user=hostile_user, siem_url="javascript:alert(1)", run_ui_url="ftp://ui.example/run")
+    req = req.model_copy(
+        update={"assessment": req.assessment.model_copy(update={"factors": [factor], "guard_notes": ["<!everyone>"]})}
+    )
+    blocks = approval_blocks(req)
+    mrkdwn = [
+        t
+        for b in blocks
+        for t in [(b.get("text") or {}).get("text", "")] + [e.get("text", "") for e in b.get("elements") or []]
+        if isinstance(t, str) and (b["type"] != "header")
+    ]
+    text = "\n".join(mrkdwn)
+    assert "&lt;!channel&gt; &lt;https://evil.example|click&gt; &amp; &lt;@U0BOSS&gt;" in text
+    assert "&lt;!here&gt;" in text and "&lt;!subteam^S1&gt;" in text and "&lt;!everyone&gt;" in text
+    assert "a&lt;b&gt;@example.com" in text
+    for raw in ("<!channel>", "<!here>", "<!everyone>", "<!subteam", "<https://evil.example", "<@U0BOSS>"):
+        assert raw not in text, raw
+    assert "javascript:" not in text and "ftp://" not in text  # neither link survives
+    assert "Alert in the SIEM" not in text and "Run in Temporal" not in text
+    header = blocks[0]["text"]
+    assert header["type"] == "plain_text"  # plain text shows as typed: no escaping needed there
+
+
+def test_links_are_https_or_loopback_and_cannot_break_out_of_their_brackets() -> None:
+    good = request(siem_url="https://splunk.example/app/search?q=index=auth | stats count>5&x=1")
+    text = text_of(approval_blocks(good))
+    assert (
+        "<https://splunk.example/app/search?q=index=auth%20%7C%20stats%20count%3E5&amp;x=1|Alert in the SIEM>" in text
+    )
+    local = request(run_ui_url="http://127.0.0.1:8233/namespaces/default/workflows/x", siem_url="http://siem.example/a")
+    text = text_of(approval_blocks(local))
+    assert "<http://127.0.0.1:8233/namespaces/default/workflows/x|Run in Temporal>" in text
+    assert "siem.example" not in text  # plain http to another host: dropped
+
+
+def test_decisions_and_results_are_escaped_too() -> None:
+    update = ApprovalUpdate(
+        request=request(),
+        posted=ApprovalPosted(channel="C1", ts="1.0"),
+        headline="Locked <!channel>",
+        decided_by=["U0ANALYST", "cli:<!here>", "U0X> <!channel"],
+        decided_at=NOW,
+        results=[
+            ActionResult(actor_id="u_10001", action=ActionKind.LOCK, status="failed", detail="Akku said <!channel>")
+        ],
+    )
+    text = text_of(decided_blocks(update))
+    assert "<@U0ANALYST>" in text and "<!channel>" not in text and "<!here>" not in text
+    assert "Akku said &lt;!channel&gt;" in text and "&lt;!here&gt; (CLI)" in text
+
+
+async def test_the_simulators_page_shows_escaped_text_as_text_and_real_links_as_links() -> None:
+    from playwright.async_api import async_playwright
+
+    from tests.browser.test_browser import CHROMIUM, FLAGS
+
+    assert CHROMIUM.exists(), "this test needs Debian's chromium (make test installs it)"
+    hostile = request(user=UserRecord(actor_id="u_10001", display_name=HOSTILE, privileged=False))
+    async with running_app(create_app(SlackSimConfig(bot_token=TOKEN, signing_secret="s"))) as url:
+        client = AsyncWebClient(token=TOKEN, base_url=f"{url}/api/")
+        await client.chat_postMessage(channel="C0SECOPS", text="x", blocks=approval_blocks(hostile))
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+            try:
+                page = await browser.new_page()
+                await page.goto(url)
+                await page.get_by_text("Alert in the SIEM").wait_for(timeout=10_000)
+                links = await page.eval_on_selector_all("a", "els => els.map(e => [e.href, e.textContent])")
+                shown = await page.inner_text("#feed")
+            finally:
+                await browser.close()
+    assert links == [
+        ["https://ui.example/namespaces/default/workflows/investigation-u_10001", "Run in Temporal"],
+        ["https://splunk.example/app/search/@go?sid=1", "Alert in the SIEM"],
+    ]
+    assert "<!channel> <https://evil.example|click> & <@U0BOSS>" in shown  # shown as typed
