@@ -44,14 +44,13 @@ async def activities(settings: Settings, client: Client, task_queue: str) -> Asy
     """Every activity, bound to clients built once and closed on the way out."""
     async with AkkuClient.from_settings(settings) as akku, contextlib.AsyncExitStack() as exits:
         slack = slack_client(settings)
-        akku_acts = AkkuActivities(akku)
+        akku_acts = AkkuActivities(akku, dry_run=settings.riposte_dry_run)
         dispatch = DispatchActivities(akku, client, task_queue, RunNames.from_settings(settings))
         governor = GovernorActivities(client, task_queue)
         slack_acts = SlackActivities(slack, settings)
         exits.push_async_callback(governor.aclose)
         yield [
             akku_acts.resolve_identities,
-            akku_acts.collect_evidence,
             akku_acts.ip_activity,
             akku_acts.apply_action,
             dispatch.enrich_and_dispatch,

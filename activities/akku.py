@@ -230,8 +230,9 @@ async def _none() -> None:
 
 
 class AkkuActivities:
-    def __init__(self, client: AkkuClient) -> None:
+    def __init__(self, client: AkkuClient, *, dry_run: bool = False) -> None:
         self._akku = client
+        self._dry_run = dry_run  # RIPOSTE_DRY_RUN on this worker: no write leaves it, whatever the run says
 
     @activity.defn(name="Resolve SIEM identities in Akku")
     async def resolve_identities(self, request: ResolveRequest) -> ResolveResult:
@@ -251,10 +252,6 @@ class AkkuActivities:
             actor_ids={value: actor for value, actor in pairs if actor},
             unknown=[value for value, actor in pairs if not actor],
         )
-
-    @activity.defn(name="Collect Akku evidence")
-    async def collect_evidence(self, request: EvidenceRequest) -> EvidenceBatch:
-        return await translated(gather_evidence(self._akku, request))
 
     @activity.defn(name="Summarise source-IP activity in Akku")
     async def ip_activity(self, request: IpActivityRequest) -> IpActivityResult:
@@ -293,6 +290,14 @@ class AkkuActivities:
 
     @activity.defn(name="Apply response action in Akku")
     async def apply_action(self, request: ActionRequest) -> ActionResult:
+        if self._dry_run:
+            activity.logger.info("dry run: not applied", extra={"action": request.action.value})
+            return ActionResult(
+                actor_id=request.actor_id,
+                action=request.action,
+                status="dry_run",
+                detail="RIPOSTE_DRY_RUN is set on the worker: nothing written",
+            )
         try:
             return await self._akku.apply(request)
         except AkkuNotFound:

@@ -49,6 +49,16 @@ def settings_or_exit() -> Settings:
         raise typer.Exit(2) from None
 
 
+async def _connect(settings: Settings) -> Any:
+    from riposte.temporal import make_client
+
+    return await make_client(settings)
+
+
+async def _with_client(settings: Settings, call: Any) -> Any:
+    return await call(await _connect(settings), settings)
+
+
 def run(coro: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(coro)
@@ -268,6 +278,43 @@ def deny(run_ref: RunArg, operator: AsOpt = None) -> None:
     raise typer.Exit(_decide(run_ref, False, None, operator))
 
 
+@app.command("pause-actions")
+def pause_actions(
+    reason: Annotated[str, typer.Option("--reason", help="Why: shown in every escalated request and `riposte runs`.")],
+    operator: AsOpt = None,
+) -> None:
+    """Emergency stop: no automatic write on any worker from now on; decisions go to a person.
+
+    Takes effect within seconds everywhere (every automatic write asks the governor workflow
+    for a permit first). People can still approve in Slack or with `riposte approve`.
+    Undo with `riposte resume-actions`.
+    """
+    from cli.emergency import pause_actions as pause
+
+    settings = settings_or_exit()
+
+    async def go() -> None:
+        state = await pause(await _connect(settings), settings, by=operator or getpass.getuser(), reason=reason)
+        assert state.paused is not None
+        console.print(f"[bold red]Automatic actions PAUSED[/bold red] by {state.paused.by}: {state.paused.reason}")
+
+    run(go())
+
+
+@app.command("resume-actions")
+def resume_actions(operator: AsOpt = None) -> None:
+    """Lift the emergency stop: automatic writes may go on (within the action limit)."""
+    from cli.emergency import resume_actions as resume
+
+    settings = settings_or_exit()
+
+    async def go() -> None:
+        await resume(await _connect(settings), settings, by=operator or getpass.getuser())
+        console.print("[green]Automatic actions resumed.[/green]")
+
+    run(go())
+
+
 @app.command()
 def runs(
     actor: Annotated[str | None, typer.Option(help="Only this Akku actor id.")] = None,
@@ -286,6 +333,15 @@ def runs(
             settings, actor=actor, detection=detection, decision=decision, status=status, since=_ago(since), limit=limit
         )
     )
+    from cli.emergency import current_pause
+
+    paused = run(_with_client(settings, current_pause))
+    if paused is not None:
+        since_text = f" since {paused.at:%Y-%m-%d %H:%M} UTC" if paused.at else ""
+        console.print(
+            f"[bold red]Automatic actions are PAUSED[/bold red] by {paused.by}{since_text}: {paused.reason} "
+            "(`riposte resume-actions` lifts it)"
+        )
     table = Table(title="Riposte investigations")
     for column in ("run", "actor", "detection", "score", "decision", "stage", "status", "started", "UI"):
         table.add_column(column, overflow="fold")

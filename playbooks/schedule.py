@@ -76,3 +76,8 @@ def after_reminder(schedule: Schedule, now: datetime, *, delivered: bool, retry_
 
 def after_escalation(schedule: Schedule) -> Schedule:
     return replace(schedule, escalated=True)
+
+
+def without_deadline(schedule: Schedule) -> Schedule:
+    """Keep waiting for a person: the deadline passed, but nothing may happen without one."""
+    return replace(schedule, deadline=None)

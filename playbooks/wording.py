@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from riposte.models.actions import ActionResult
 from riposte.models.common import ActionKind
+from riposte.models.governor import PermitDecision
 from riposte.models.runs import Assessment, DecisionRecord
 
 
@@ -40,3 +41,14 @@ def limit_note(used: int, limit: int, window_seconds: float) -> str:
     hours = window_seconds / 3600
     window = f"{hours:g} h" if hours >= 1 else f"{window_seconds / 60:g} min"
     return f"automatic-action limit reached ({used} of {limit} in {window}): escalated to a person instead of acting"
+
+
+def paused_note(by: str, reason: str) -> str:
+    return f"automatic actions are paused by {by} ({reason}): escalated to a person instead of acting"
+
+
+def refusal_note(decision: PermitDecision) -> str:
+    """Why the governor said no: the emergency stop, or the action limit."""
+    if decision.paused is not None:
+        return paused_note(decision.paused.by, decision.paused.reason)
+    return limit_note(decision.used_in_window, decision.limit, decision.window_seconds)

@@ -144,6 +144,15 @@ class ApprovalRound:
             return Wake.TICK
         return Wake.DECIDED if self.chosen is not None else Wake.FINDING
 
+    async def keep_waiting(self, why: str) -> None:
+        """The deadline passed but nothing may happen without a person: wait on, say why."""
+        self.schedule = schedule.without_deadline(self.schedule)
+        notes = [*self.request.assessment.guard_notes, why]
+        self.request = self.request.model_copy(
+            update={"assessment": self.request.assessment.model_copy(update={"guard_notes": notes})}
+        )
+        await self.update_messages(f"No decision in {self.policy.timeout}: {why}", still_open=True)
+
     async def rescored(self, updated: Assessment, headline: str) -> None:
         """A new finding changed the score: the same request (same options) shows the new one."""
         merged = updated.model_copy(update={"options": self.request.assessment.options})

@@ -194,8 +194,7 @@ class InvestigationWorkflow:
         if not self._dry_run(assessment):
             answer = await permit(f"{key_base()}:{len(self._decisions)}", assessment)
             if not answer.granted:
-                note = say.limit_note(answer.used_in_window, answer.limit, answer.window_seconds)
-                await self._ask(assessment, note=note)
+                await self._ask(assessment, note=say.refusal_note(answer), automatic_refused=True)
                 return
         self._set_stage(Stage.ACTING, f"Score {assessment.score:.0f}: applying {say.action_names(assessment.actions)}")
         results = await self._apply_actions(assessment.actions, assessment)
@@ -210,7 +209,7 @@ class InvestigationWorkflow:
 
     # --- asking a person -----------------------------------------------------------------
 
-    async def _ask(self, assessment: Assessment, *, note: str) -> None:
+    async def _ask(self, assessment: Assessment, *, note: str, automatic_refused: bool = False) -> None:
         policy = self._policy(assessment)
         if note:
             assessment = assessment.model_copy(update={"guard_notes": [*assessment.guard_notes, note]})
@@ -232,6 +231,7 @@ class InvestigationWorkflow:
             required_approvers=policy.required_approvers,
             expires_at=opened.deadline or opened.started + REQUEST_LIFETIME,
             dry_run=self._dry_run(assessment),
+            automatic_refused=automatic_refused,
         )
         self._round = approval = ApprovalRound(request, policy, opened)
         self._set_stage(Stage.WAITING_FOR_APPROVAL, f"Score {assessment.score:.0f}: waiting for a person to decide")
@@ -239,13 +239,34 @@ class InvestigationWorkflow:
         while not approval.decided:
             wake = await approval.wait(lambda: bool(self._inbox))
             if wake is Wake.EXPIRED:
-                break
+                if await self._may_conclude(approval):
+                    break
+                continue
             if wake is Wake.FINDING:  # a new alert about the same person: re-score, same request, never ask twice
                 updated = await self._evaluate()
                 await approval.rescored(
                     updated, f"Updated: score now {updated.score:.0f} ({say.detection_names(updated)})"
                 )
         await self._conclude(approval)
+
+    async def _may_conclude(self, approval: ApprovalRound) -> bool:
+        """Nobody decided in time. A fallback that writes is an automatic write like any other: it
+        takes a permit, and never follows an escalation caused by a refused one. Without a permit
+        the run keeps waiting for a person."""
+        policy, assessment = approval.policy, approval.request.assessment
+        writes = policy.on_timeout == "act" and not assessment.protected and bool(policy.fallback_actions)
+        if not writes or self._dry_run(assessment) or not workflow.patched(patches.FALLBACK_TAKES_A_PERMIT):
+            return True
+        if approval.request.automatic_refused:
+            why = "no automatic fallback after an automatic action was refused; waiting for a person"
+        else:
+            answer = await permit(f"{key_base()}:{len(self._decisions)}:fallback", assessment)
+            if answer.granted:
+                return True
+            why = say.refusal_note(answer).replace("escalated to a person instead of acting", "waiting for a person")
+        await approval.keep_waiting(why)
+        self._set_stage(self._stage, f"Score {assessment.score:.0f}: {why}")
+        return False
 
     async def _conclude(self, approval: ApprovalRound) -> None:
         assessment, policy = approval.request.assessment, approval.policy

@@ -42,6 +42,7 @@ ACTIONS_IN_PARALLEL = "actions-in-parallel-v1"
 LEAN_DECISIONS = "lean-decisions-v1"
 LOCAL_DISPATCH = "local-dispatch-v1"
 GOVERNOR_OWN_TASK_QUEUE = "governor-own-task-queue-v1"
+FALLBACK_TAKES_A_PERMIT = "fallback-takes-a-permit-v1"
 
 _INVESTIGATION = "InvestigationWorkflow"
 REGISTER: tuple[Patch, ...] = (
@@ -87,6 +88,14 @@ REGISTER: tuple[Patch, ...] = (
         "continue-as-new moves a governor started on the main queue to its own task queue",
         "bcaa9bd",
         _older("ActionGovernor", GOVERNOR_OWN_TASK_QUEUE),
+    ),
+    Patch(
+        FALLBACK_TAKES_A_PERMIT,
+        _INVESTIGATION,
+        "a timeout fallback asks the governor for a permit first, and never applies to a request escalated "
+        "because an automatic action was refused; refused, the run keeps waiting for a person",
+        "(this change)",
+        _older(_INVESTIGATION, FALLBACK_TAKES_A_PERMIT),
     ),
 )
 

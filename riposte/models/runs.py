@@ -150,6 +150,9 @@ class ApprovalRequest(Model):
     required_approvers: int = 1
     expires_at: datetime
     dry_run: bool = False
+    # escalated because an automatic action was refused (the action limit, or a pause): a person
+    # decides, and the playbook's timeout fallback never applies
+    automatic_refused: bool = False
 
 
 class Approvers(Model):
