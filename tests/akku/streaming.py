@@ -39,9 +39,10 @@ class Stream:
         return await asyncio.wait_for(self.queue.get(), timeout)
 
     async def event(self, timeout: float = 5.0) -> dict[str, Any]:
-        """The next event line, skipping heartbeats."""
+        """The next event line, skipping heartbeats, within `timeout` in all."""
+        deadline = asyncio.get_running_loop().time() + timeout
         while True:
-            line = await self.line(timeout)
+            line = await self.line(max(deadline - asyncio.get_running_loop().time(), 0))
             assert isinstance(line, str) and line != END, line
             data: dict[str, Any] = json.loads(line)
             if api.HEARTBEAT not in data:
