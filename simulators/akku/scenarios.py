@@ -104,16 +104,16 @@ def brute_force(store: Store, now: datetime, options: dict[str, Any]) -> Facts:
     """Seed 002: one source IP, failures > 5 across distinct users > 3, lockouts."""
     actors = _actors(store, options, 5)
     ip = ip_in(ATTACKER_CIDR, 66)
-    for i, actor in enumerate(actors):  # a user every 20 s, 4 failures each: > 3 users inside any minute
+    for i, actor in enumerate(actors):  # a user every 15 s, 4 failures each: > 3 users inside a minute
         for k in range(4):
-            at = now - timedelta(seconds=150 - i * 20 - k * 4)
+            at = now - timedelta(seconds=120 - i * 15 - k * 3)
             risk = store.risk(known=False, reputation="malicious", unusual=True)
             store.event("login.failure", actor, at, ip, "Moscow", outcome="failure", risk_context=risk)
         if i < 2:
             store.event(
                 "account.locked",
                 actor,
-                now - timedelta(seconds=135 - i * 20),
+                now - timedelta(seconds=110 - i * 15),
                 ip,
                 "Moscow",
                 outcome="blocked",

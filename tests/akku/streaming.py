@@ -51,7 +51,7 @@ class Stream:
     async def rest(self, timeout: float = 5.0) -> list[str | Exception]:
         """Every line up to the end of the stream (or the break)."""
         found: list[str | Exception] = []
-        while not found or found[-1] != END and not isinstance(found[-1], Exception):
+        while not found or (found[-1] != END and not isinstance(found[-1], Exception)):
             found.append(await self.line(timeout))
         return found
 
@@ -59,7 +59,7 @@ class Stream:
 @contextlib.asynccontextmanager
 async def streaming(base: str, since: datetime | str, event_types: tuple[str, ...] = ()) -> AsyncIterator[Stream]:
     start = since if isinstance(since, str) else api.timestamp(since)
-    params = [("since", start), *(("event_type", t) for t in event_types)]
+    params = httpx.QueryParams([("since", start), *(("event_type", t) for t in event_types)])
     async with (
         httpx.AsyncClient(timeout=httpx.Timeout(5.0, read=None)) as http,
         http.stream("GET", f"{base}/api{api.AUTH_EVENTS_STREAM}", params=params, headers=AUTH) as response,

@@ -12,6 +12,7 @@ import pytest
 
 from clients.akku import adapter as api
 from clients.akku.client import AkkuClient
+from clients.akku.models import AuthEvent
 from simulators.akku.server import SimulatorConfig, create_app
 from tests.akku.streaming import KEY, sim, streaming, write
 from tests.support.servers import running_app
@@ -96,11 +97,14 @@ async def test_the_client_reads_pushed_events(url: str) -> None:
     async with AkkuClient(f"{url}/api", KEY) as akku:
         since = datetime.now(UTC)
         reader = akku.stream_events(since, ["recovery.attempted"])
-        first = asyncio.create_task(anext(reader))
+
+        async def first() -> AuthEvent:
+            return await anext(reader)
+
+        waiting = asyncio.create_task(first())
         await asyncio.sleep(0.3)
         (event_id,) = await write(
             url, {"event_type": "recovery.attempted", "actor_id": "u_10008", "recovery_method": "sms_otp"}
         )
-        event = await asyncio.wait_for(first, 1.0)
-        await reader.aclose()
+        event = await asyncio.wait_for(waiting, 1.0)
     assert event.event_id == event_id and event.recovery_method == "sms_otp"

@@ -6,6 +6,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -22,10 +23,10 @@ async def url() -> AsyncIterator[str]:
         yield base
 
 
-async def finished(url: str, seconds: float) -> dict[str, object]:
+async def finished(url: str, seconds: float) -> dict[str, Any]:
     deadline = asyncio.get_running_loop().time() + seconds
     while True:
-        report: dict[str, object] = await sim(url, "GET", "/_sim/traffic")
+        report: dict[str, Any] = await sim(url, "GET", "/_sim/traffic")
         if not report["running"] or asyncio.get_running_loop().time() > deadline:
             return report
         await asyncio.sleep(0.1)
