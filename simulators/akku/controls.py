@@ -96,6 +96,23 @@ def log_routes(app: FastAPI, store: Store, written: WriteLog) -> None:
         """The most recent requests (the log keeps 20,000) and a count of every request by route."""
         return {"requests": list(store.requests)[-limit:], "counts": dict(store.request_counts)}
 
+    @app.get("/_sim/streams")
+    async def streams() -> dict[str, Any]:
+        """The open stream connections: each one's `since`, event types and events not yet sent."""
+        return {
+            "streams": [
+                {"since": s.since, "event_types": sorted(s.event_types), "pending": len(s.pending)}
+                for s in store.subscribers
+            ]
+        }
+
+    @app.delete("/_sim/streams")
+    async def close_streams() -> dict[str, Any]:
+        """End every open stream cleanly (before shutting the server down: uvicorn waits for them)."""
+        for subscriber in store.subscribers:
+            subscriber.close()
+        return {"closed": len(store.subscribers)}
+
     @app.get("/_sim/reads")
     async def reads(limit: Annotated[int, Query(ge=0, le=1000)] = 50) -> dict[str, Any]:
         """Consumer reads (each stream connection, each poll page): counts for all time and the

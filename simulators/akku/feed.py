@@ -49,6 +49,9 @@ async def stream_lines(
     reason = "client_gone"
     try:
         while True:
+            if subscriber.closing:
+                reason = "closed_by_control"
+                return
             batch: list[dict[str, Any] | None] = list(next(backlog, []))
             if not batch and subscriber.pending:
                 batch = list(subscriber.pending)

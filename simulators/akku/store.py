@@ -53,6 +53,11 @@ class Subscriber:
         self.pending: deque[dict[str, Any]] = deque()
         self.ready = asyncio.Event()
         self.overflowed = False
+        self.closing = False  # set by DELETE /_sim/streams: end the stream at the next chance
+
+    def close(self) -> None:
+        self.closing = True
+        self.ready.set()
 
     def offer(self, event: dict[str, Any]) -> bool:
         """Queue the event if it passes the filters; False once the subscriber fell too far behind."""

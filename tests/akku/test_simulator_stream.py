@@ -14,7 +14,7 @@ from clients.akku import adapter as api
 from clients.akku.client import AkkuClient
 from clients.akku.models import AuthEvent
 from simulators.akku.server import SimulatorConfig, create_app
-from tests.akku.streaming import KEY, sim, streaming, write
+from tests.akku.streaming import END, KEY, sim, streaming, write
 from tests.support.servers import running_app
 
 
@@ -108,3 +108,15 @@ async def test_the_client_reads_pushed_events(url: str) -> None:
         )
         event = await asyncio.wait_for(waiting, 1.0)
     assert event.event_id == event_id and event.recovery_method == "sms_otp"
+
+
+async def test_the_control_route_ends_every_open_stream(url: str) -> None:
+    async with streaming(url, datetime.now(UTC)) as one, streaming(url, datetime.now(UTC), ("mfa.failure",)) as two:
+        await asyncio.sleep(0.2)
+        listed = (await sim(url, "GET", "/_sim/streams"))["streams"]
+        assert sorted(s["event_types"] for s in listed) == [[], ["mfa.failure"]]
+        assert await sim(url, "DELETE", "/_sim/streams") == {"closed": 2}
+        assert await one.rest(timeout=1.0) == [END] and await two.rest(timeout=1.0) == [END]
+    assert (await sim(url, "GET", "/_sim/streams"))["streams"] == []
+    reads = (await sim(url, "GET", "/_sim/reads", limit=2))["reads"]
+    assert [r["ended"] for r in reads] == ["closed_by_control", "closed_by_control"]
