@@ -17,7 +17,7 @@ from clients.akku import adapter as api
 
 ID_WINDOW = 1 << 26  # ids the written/returned bitmaps cover (67 million)
 KEEP_READS = 200
-IDS_PER_READ = 10_000
+IDS_PER_READ = 1_000  # a full poll page; 200 reads of 1,000 ids: about 15 MB at most
 CHUNK = 4096  # bytes scanned at a time when listing missing ids
 
 
