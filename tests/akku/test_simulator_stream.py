@@ -65,6 +65,14 @@ async def test_write_order_from_since_including_late_events_but_nothing_before_s
         received = [(await stream.event(timeout=1.0))["event_id"] for _ in range(3)]
     assert received == [later, earlier, sentinel]  # as written; the event before `since` is not sent
     assert before not in received
+    for _ in range(50):  # the consumer hung up: its subscription goes with it
+        if not (await sim(url, "GET", "/_sim/streams"))["streams"]:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the closed stream is still subscribed")
+    (read,) = (await sim(url, "GET", "/_sim/reads", limit=1))["reads"]
+    assert read["ended"] == "client_gone" and read["event_ids"] == received
 
 
 async def test_the_backlog_comes_first_then_pushes_filtered_by_event_type(url: str) -> None:
