@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import bisect
 import contextlib
 import re
@@ -101,6 +102,25 @@ def page(items: list[dict[str, Any]], limit: int, cursor: str | None) -> tuple[l
     chunk = items[offset : offset + limit]
     following = offset + limit
     return chunk, f"c_{following}" if following < len(items) else None
+
+
+def event_page(events: list[dict[str, Any]], limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of time-ordered events; the cursor names the last event given (timestamp and id), so
+    the next page starts right after it even when retention has dropped older events meanwhile."""
+    if not 1 <= limit <= api.PAGE_LIMIT_MAX:
+        raise SimError(400, "invalid_limit", f"limit must be 1..{api.PAGE_LIMIT_MAX}")
+    start = 0
+    if cursor:
+        try:
+            timestamp, event_id = base64.urlsafe_b64decode(cursor.removeprefix("c_")).decode().split("|")
+        except ValueError:
+            raise SimError(400, "invalid_cursor", "unknown cursor") from None
+        start = bisect.bisect_right(events, (timestamp, event_id), key=event_order)
+    chunk = events[start : start + limit]
+    if start + limit >= len(events):
+        return chunk, None
+    last = "|".join(event_order(chunk[-1]))
+    return chunk, "c_" + base64.urlsafe_b64encode(last.encode()).decode()
 
 
 class WriteLog:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from clients.akku import adapter as api
 from riposte.models.common import ActionKind
-from simulators.akku.common import SimError, WriteLog, filter_events, page, parse_ts
+from simulators.akku.common import SimError, WriteLog, event_page, filter_events, page, parse_ts
 from simulators.akku.config import SimulatorConfig
 from simulators.akku.faults import StreamFaultPlan
 from simulators.akku.feed import stream_lines
@@ -53,7 +53,7 @@ def events_routes(router: APIRouter, store: Store, config: SimulatorConfig) -> N
         start = parse_ts(since, "since")
         assert start is not None
         events = filter_events(store, start, parse_ts(until, "until"), event_type, actor_id, source_ip)
-        chunk, following = page(events, limit, cursor)
+        chunk, following = event_page(events, limit, cursor)
         params = {"since": since, "until": until, "event_type": event_type, "actor_id": actor_id, "cursor": cursor}
         read = store.reads.open("poll", {k: v for k, v in params.items() if v})
         for event in chunk:

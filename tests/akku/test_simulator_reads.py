@@ -102,3 +102,24 @@ def test_the_summary_keeps_a_bounded_window_of_ids() -> None:
     for _ in range(3):
         reads.open("stream", {})
     assert len(reads.reads) == 2 and reads.counts == {"poll": 1, "stream": 3}
+
+
+async def test_paging_resumes_after_the_last_event_read_even_when_retention_trims_meanwhile() -> None:
+    async with running_app(create_app(SimulatorConfig(api_key=KEY, seed=8, max_events=1500))) as url:
+        stamps = [api.timestamp(SINCE + timedelta(milliseconds=n)) for n in range(1700)]
+        written = await write(url, *({**event("u_10130"), "timestamp": t} for t in stamps[:1500]))
+        first = await poll(url, 300)
+        written += await write(url, *({**event("u_10131"), "timestamp": t} for t in stamps[1500:]))
+        # the 200 oldest (all read already) are gone; the next page still starts at the 301st event
+        second = await poll(url, 300, str(first["next_cursor"]))
+        pages = [first, second]
+        while pages[-1]["next_cursor"]:
+            pages.append(await poll(url, 1000, str(pages[-1]["next_cursor"])))
+        async with httpx.AsyncClient() as http:
+            bad = await http.get(
+                f"{url}/api{api.AUTH_EVENTS}", params={"since": stamps[0], "cursor": "c_nonsense"}, headers=AUTH
+            )
+        missing = await sim(url, "GET", "/_sim/reads/missing", since_event=written[0])
+    read = [e["event_id"] for p in pages for e in p["events"]]  # type: ignore[attr-defined]
+    assert read == written and missing["count"] == 0
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_cursor"
