@@ -182,13 +182,39 @@ def simulate_akku(
     fault_paths: Annotated[
         str | None, typer.Option(help="Only requests whose path starts with this, e.g. /v1/users.")
     ] = None,
+    stream_fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--stream-fault",
+            help=(
+                "A fault on the event stream (repeatable), KIND:key=value,...: "
+                "disconnect:after_lines=50 (or rate=0.01; abrupt=true hangs up mid-response), "
+                "5xx:rate=1,times=2,status=503 (on connect), "
+                "bad_line:rate=0.01,shape=malformed|not_event, "
+                "stall:after_lines=100,seconds=30 (nothing sent, not even heartbeats). "
+                "Any rule takes times=N to strike N times in all."
+            ),
+        ),
+    ] = None,
+    heartbeat_seconds: Annotated[
+        float, typer.Option(min=0.05, help="Idle seconds before the stream sends a heartbeat line.")
+    ] = 15.0,
+    max_events: Annotated[
+        int,
+        typer.Option(min=1_000, max=10_000_000, help="Retention cap: keep the newest N events (about 670 bytes each)."),
+    ] = 250_000,
 ) -> None:
     """A local Akku API (shared/akku-api.md) with synthetic users, attack scenarios and faults.
 
-    Uses AKKU_API_KEY as the key clients must present. Control endpoints under /_sim/
-    load scenarios, inject faults and show the write log at run time.
+    Uses AKKU_API_KEY as the key clients must present. Control endpoints under /_sim/ load
+    scenarios, write events, run background traffic (POST /_sim/traffic), inject request and
+    stream faults, and show the write log, the request log and the reads log (/_sim/reads,
+    /_sim/reads/missing: which event ids no consumer read returned). See docs/akku.md.
     """
+    from pydantic import ValidationError
+
     from simulators.akku import server as akku_server
+    from simulators.akku.faults import Faults
 
     if list_scenarios:
         for name in akku_server.scenario_names():
@@ -199,7 +225,7 @@ def simulate_akku(
     if unknown:
         err.print(f"[red]unknown scenario(s): {', '.join(unknown)}; see --list[/red]")
         raise typer.Exit(2)
-    faults = None
+    faults: dict[str, object] | None = None
     if fault_rate:
         kinds = [k.strip() for k in fault_kinds.split(",") if k.strip()]
         bad = sorted(set(kinds) - set(akku_server.FAULT_KINDS))
@@ -207,8 +233,31 @@ def simulate_akku(
             err.print(f"[red]unknown fault kind(s): {', '.join(bad)}[/red]")
             raise typer.Exit(2)
         faults = {"rate": fault_rate, "kinds": kinds, "retry_after": retry_after, "paths": fault_paths}
+    if stream_fault:
+        rules: list[dict[str, str]] = []
+        for text in stream_fault:
+            kind, _, options = text.partition(":")
+            pairs = [p.partition("=") for p in options.split(",") if p.strip()]
+            if any(not sep for _, sep, _ in pairs):
+                err.print(f"[red]--stream-fault {text!r}: write KIND:key=value,...[/red]")
+                raise typer.Exit(2)
+            rules.append({"kind": kind.strip(), **{k.strip(): v.strip() for k, _, v in pairs}})
+        faults = {**(faults or {}), "stream": rules}
+    if faults:
+        try:
+            Faults.model_validate(faults)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            err.print(f"[red]bad fault settings: {where}: {first['msg']}[/red]")
+            raise typer.Exit(2) from None
     config = akku_server.SimulatorConfig(
-        api_key=settings.akku_api_key.get_secret_value(), seed=seed, scenarios=list(scenario or []), faults=faults
+        api_key=settings.akku_api_key.get_secret_value(),
+        seed=seed,
+        scenarios=list(scenario or []),
+        faults=faults,
+        heartbeat_seconds=heartbeat_seconds,
+        max_events=max_events,
     )
     console.print(f"Akku simulator on http://{host}:{port}/api  (scenarios: {', '.join(scenario or []) or 'none'})")
     akku_server.run(host, port, config)

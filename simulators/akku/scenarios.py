@@ -2,7 +2,14 @@
 
 Each scenario writes its events into the store, timed just before the moment it is
 loaded, and returns the facts a SIEM would put in its alert (rule name, detection, the
-flagged actors and IPs, the window), so a demo or a test can fire that alert.
+flagged actors and IPs, the window), so a demo or a test can fire that alert. The events
+land on the live stream as they are written, and each attack's pattern sits inside the
+last few minutes, inside the windows a streaming detector uses (seeds 000 and 002): brute
+force, more than 5 failures across more than 3 users from one IP within a minute or two;
+MFA fatigue, more than 5 pushes within 2 minutes, none approved; credential stuffing, MFA
+failures across dozens of accounts within 10 minutes; a recovery storm across distinct
+identifiers within minutes; a lockout cluster, lockouts on several distinct identifiers
+within 5 minutes; a dormant account (more than 90 days idle) signing in.
 """
 
 from __future__ import annotations
@@ -65,7 +72,7 @@ def credential_stuffing(store: Store, now: datetime, options: dict[str, Any]) ->
         for k in range(store.rng.randint(5, 8)):
             ip = ip_in(ATTACKER_CIDR, 10 + (i * 7 + k) % 40)
             ips.append(ip)
-            at = now - timedelta(minutes=store.rng.uniform(1, 30))
+            at = now - timedelta(minutes=store.rng.uniform(0.5, 8))  # inside a 10-minute detection window
             risk = store.risk(known=False, reputation=store.rng.choice(["malicious", "suspicious"]), anomaly=True)
             city = store.rng.choice(ATTACK_CITIES)
             store.event("login.failure", actor, at, ip, city, outcome="failure", risk_context=risk)
@@ -97,16 +104,16 @@ def brute_force(store: Store, now: datetime, options: dict[str, Any]) -> Facts:
     """Seed 002: one source IP, failures > 5 across distinct users > 3, lockouts."""
     actors = _actors(store, options, 5)
     ip = ip_in(ATTACKER_CIDR, 66)
-    for i, actor in enumerate(actors):
+    for i, actor in enumerate(actors):  # a user every 15 s, 4 failures each: > 3 users inside a minute
         for k in range(4):
-            at = now - timedelta(minutes=20 - i * 3 - k * 0.5)
+            at = now - timedelta(seconds=120 - i * 15 - k * 3)
             risk = store.risk(known=False, reputation="malicious", unusual=True)
             store.event("login.failure", actor, at, ip, "Moscow", outcome="failure", risk_context=risk)
         if i < 2:
             store.event(
                 "account.locked",
                 actor,
-                now - timedelta(minutes=18 - i * 3),
+                now - timedelta(seconds=110 - i * 15),
                 ip,
                 "Moscow",
                 outcome="blocked",
@@ -138,7 +145,7 @@ def recovery_storm(store: Store, now: datetime, options: dict[str, Any]) -> Fact
             store.event(
                 "recovery.attempted",
                 actor,
-                now - timedelta(minutes=25 - k * 2),
+                now - timedelta(minutes=6, seconds=-40 * k),  # a burst inside the last 6 minutes
                 ip,
                 "Lagos",
                 recovery_method=method,
@@ -208,7 +215,7 @@ def dormant_account(store: Store, now: datetime, options: dict[str, Any]) -> Fac
     actors = _actors(store, options, 1, prefix="u_2")
     ip = ip_in(ATTACKER_CIDR, 99)
     for actor in actors:
-        store.sign_in(actor, now - timedelta(minutes=8), ip, "London", known=False, reputation="unknown")
+        store.sign_in(actor, now - timedelta(minutes=3), ip, "London", known=False, reputation="unknown")
     return _facts(
         store,
         "dormant_account",
@@ -217,6 +224,41 @@ def dormant_account(store: Store, now: datetime, options: dict[str, Any]) -> Fac
         "medium",
         actors,
         [ip],
+        now - timedelta(minutes=30),
+        now,
+    )
+
+
+def lockout_cluster(store: Store, now: datetime, options: dict[str, Any]) -> Facts:
+    """Seed 000: lockouts on several distinct identifiers within minutes, each after a run of failures."""
+    actors = _actors(store, options, 6)
+    ips = []
+    for i, actor in enumerate(actors):
+        ip = ip_in(ATTACKER_CIDR, 180 + i)  # an address each: the cluster, not one IP, is the signal
+        ips.append(ip)
+        start = now - timedelta(minutes=4, seconds=-30 * i)
+        risk = store.risk(known=False, reputation="suspicious", unusual=True)
+        for k in range(7):
+            at = start + timedelta(seconds=3 * k)
+            store.event("login.failure", actor, at, ip, "Hanoi", outcome="failure", risk_context=risk)
+        store.event(
+            "account.locked",
+            actor,
+            start + timedelta(seconds=22),
+            ip,
+            "Hanoi",
+            outcome="blocked",
+            failed_attempt_count=7,
+            risk_context=risk,
+        )
+    return _facts(
+        store,
+        "lockout_cluster",
+        "Akku - account lockout cluster",
+        "brute_force",
+        "high",
+        actors,
+        ips,
         now - timedelta(minutes=30),
         now,
     )
@@ -339,6 +381,7 @@ SCENARIOS: dict[str, Scenario] = {
         mfa_fatigue,
         impossible_travel,
         dormant_account,
+        lockout_cluster,
         admin_elevation,
         low_and_slow,
         office_login_burst,

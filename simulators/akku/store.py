@@ -1,7 +1,13 @@
-"""The Akku simulator's state: a synthetic tenant, its events, writes, requests and faults."""
+"""The Akku simulator's state: a synthetic tenant, its events, writes, requests and faults.
+
+The event log is kept in time order and capped (`max_events`, oldest dropped first); every
+write is also offered, in write order, to each live stream subscriber and marked in the
+reads summary (the judge of "no event skipped").
+"""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -9,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from clients.akku import adapter as api
+from simulators.akku.reads import ReadsLog
 
 OFFICE_CIDR = "198.51.100.0/24"  # the office, behind a trusted CIDR
 VPN_EGRESS_CIDR = "192.0.2.0/24"  # the corporate VPN's egress range
@@ -30,10 +37,39 @@ CITIES = {
     "Moscow": ("RU", 55.76, 37.62),
 }
 HOME = "Chennai"
+MAX_EVENTS = 250_000  # the retention cap's default: about 170 MB of events (~670 bytes each)
+SUBSCRIBER_BACKLOG = 100_000  # events a stream subscriber may fall behind by before it is cut off
 
 
 def event_order(event: dict[str, Any]) -> tuple[str, str]:
     return event["timestamp"], event["event_id"]
+
+
+class Subscriber:
+    """One open stream: the events written since it connected that pass its filters, in write order."""
+
+    def __init__(self, since: str, event_types: frozenset[str], limit: int = SUBSCRIBER_BACKLOG) -> None:
+        self.since, self.event_types, self.limit = since, event_types, limit
+        self.pending: deque[dict[str, Any]] = deque()
+        self.ready = asyncio.Event()
+        self.overflowed = False
+        self.closing = False  # set by DELETE /_sim/streams: end the stream at the next chance
+
+    def close(self) -> None:
+        self.closing = True
+        self.ready.set()
+
+    def offer(self, event: dict[str, Any]) -> bool:
+        """Queue the event if it passes the filters; False once the subscriber fell too far behind."""
+        if event["timestamp"] < self.since or (self.event_types and event["event_type"] not in self.event_types):
+            return True
+        if len(self.pending) >= self.limit:
+            self.overflowed = True
+            self.ready.set()
+            return False
+        self.pending.append(event)
+        self.ready.set()
+        return True
 
 
 def ip_in(cidr: str, host: int) -> str:
@@ -47,6 +83,7 @@ class Store:
     now: datetime
     fixed_clock: bool = False  # True: scenarios happen at `now`; False: at the moment they are loaded
     staff: int = 200  # regular accounts u_10001...; storms and benchmarks ask for thousands
+    max_events: int = MAX_EVENTS  # retention: the newest this many events are kept
     rng: random.Random = field(init=False)
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -58,9 +95,15 @@ class Store:
     request_counts: Counter[str] = field(default_factory=Counter)  # "METHOD /path" -> requests, all time
     faults: dict[str, Any] | None = None
     fault_rng: random.Random = field(default_factory=random.Random)
+    fault_strikes: Counter[int] = field(default_factory=Counter)  # stream fault rule index -> strikes
+    fault_generation: int = 0  # bumped whenever the faults change (ends a stall early)
     used: set[str] = field(default_factory=set)  # actors already given a scenario
+    subscribers: list[Subscriber] = field(default_factory=list)
+    reads: ReadsLog = field(default_factory=ReadsLog)
+    trimmed: int = 0  # events dropped by the retention cap, all time
     _ids: int = 0
-    _touched: set[str] = field(default_factory=set)
+    _touched: set[str] = field(default_factory=set)  # actors whose index fell out of order
+    _unsorted: bool = False
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -150,16 +193,36 @@ class Store:
             "geo_location": geo,
         }
         record.update(fields)
+        key = event_order(record)
+        if self.events and key < event_order(self.events[-1]):
+            self._unsorted = True
+        own = self.by_actor.setdefault(actor_id, [])
+        if own and key < event_order(own[-1]):
+            self._touched.add(actor_id)
         self.events.append(record)
-        self.by_actor.setdefault(actor_id, []).append(record)
-        self._touched.add(actor_id)
+        own.append(record)
+        self.reads.written(record["event_id"])
+        if self.subscribers and not all([s.offer(record) for s in self.subscribers]):
+            self.subscribers = [s for s in self.subscribers if not s.overflowed]
 
     def settle(self) -> None:
-        """Back into time order after a batch of new events (a scenario writes them out of order)."""
-        self.events.sort(key=event_order)
+        """Back into time order after a batch of new events (a scenario writes them out of order),
+        then drop the oldest events beyond the retention cap, from the log and the actor index."""
+        if self._unsorted:
+            self.events.sort(key=event_order)
+            self._unsorted = False
         for actor_id in self._touched:
             self.by_actor[actor_id].sort(key=event_order)
         self._touched.clear()
+        excess = len(self.events) - self.max_events
+        if excess > 0:
+            dropped = Counter(e["actor_id"] for e in self.events[:excess])
+            del self.events[:excess]
+            for actor_id, count in dropped.items():  # the oldest overall are the oldest of each actor
+                del self.by_actor[actor_id][:count]
+                if not self.by_actor[actor_id]:
+                    del self.by_actor[actor_id]
+            self.trimmed += excess
 
     def risk(
         self, *, known: bool, reputation: str = "good", unusual: bool = False, anomaly: bool = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import itertools
 import math
@@ -22,11 +23,13 @@ from clients.akku.models import AuthEvent
 from riposte.models.enrichment import EvidenceRequest, IpActivityRequest
 from simulators.akku.server import SimulatorConfig, create_app, scenario_names
 from simulators.akku.store import ATTACKER_CIDR, OFFICE_CIDR, VPN_EGRESS_CIDR
+from tests.akku.streaming import streaming
 from tests.support.servers import running_app
 
 KEY = "akku-test-key-7f3a"
 NOW = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
 HOUR = timedelta(hours=1)
+MINUTE = timedelta(minutes=1)
 
 
 @pytest.fixture(scope="module")
@@ -283,3 +286,94 @@ async def test_the_write_log_filters_pages_and_waits_for_the_next_write(fresh: t
         assert empty == {"writes": [], "next": 2} and time.monotonic() - started >= 0.3
         counts = (await http.get(f"{sim}/_sim/requests")).json()["counts"]
     assert counts["POST /v1/users/{actor_id}/lock"] == 2  # counted by route, for the life of the simulator
+
+
+async def test_lockout_cluster_locks_several_distinct_accounts_within_minutes(sim: str, akku: AkkuClient) -> None:
+    facts = await load(sim, "lockout_cluster")
+    events = await recent(akku, facts["actor_ids"])
+    lockouts = [e for e in events if e.event_type == "account.locked"]
+    assert facts["detection"] == "brute_force" and not facts["false_positive"]
+    assert len({e.actor_id for e in lockouts}) == len(facts["actor_ids"]) >= 5
+    assert lockouts[-1].timestamp - lockouts[0].timestamp <= timedelta(minutes=5)
+    assert all((e.failed_attempt_count or 0) >= 5 for e in lockouts)
+    for actor in facts["actor_ids"]:
+        failures = [e for e in events if e.actor_id == actor and e.event_type == "login.failure"]
+        locked = next(e for e in lockouts if e.actor_id == actor)
+        assert len(failures) >= 5 and all(f.timestamp < locked.timestamp for f in failures)
+    assert len(set(facts["source_ips"])) == len(facts["actor_ids"])  # the cluster, not one address
+    assert all(inside(ip, ATTACKER_CIDR) for ip in facts["source_ips"])
+
+
+def most_within(times: list[datetime], window: timedelta) -> int:
+    return max((sum(1 for t in times if s <= t < s + window) for s in times), default=0)
+
+
+def most_actors_within(events: list[dict[str, Any]], window: timedelta) -> int:
+    stamps = [datetime.fromisoformat(e["timestamp"]) for e in events]
+    return max(
+        (len({e["actor_id"] for e, t in zip(events, stamps, strict=True) if s <= t < s + window}) for s in stamps),
+        default=0,
+    )
+
+
+@pytest.fixture(scope="module")
+async def live() -> AsyncIterator[str]:
+    """A simulator on the real clock, as a streaming detector meets it."""
+    async with running_app(create_app(SimulatorConfig(api_key=KEY, seed=12))) as url:
+        yield url
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "brute_force",
+        "mfa_fatigue",
+        "credential_stuffing",
+        "recovery_storm",
+        "lockout_cluster",
+        "impossible_travel",
+        "dormant_account",
+    ],
+)
+async def test_a_stream_detector_sees_each_attack_within_its_window_as_it_is_loaded(live: str, name: str) -> None:
+    loaded_at = datetime.now(UTC)
+    async with streaming(live, loaded_at - timedelta(minutes=30)) as stream:
+        facts = await load(live, name)
+        pushed: list[dict[str, Any]] = []
+        with contextlib.suppress(TimeoutError):
+            while True:
+                pushed.append(await stream.event(timeout=0.5))
+    events = [e for e in pushed if e["actor_id"] in facts["actor_ids"]]
+    stamps = [datetime.fromisoformat(e["timestamp"]) for e in events]
+    assert events and all(loaded_at - timedelta(minutes=30) <= t <= datetime.now(UTC) for t in stamps)
+    assert max(stamps) >= loaded_at - timedelta(minutes=5)  # the attack is happening now, not long ago
+
+    def of(*types: str) -> list[dict[str, Any]]:
+        return [e for e in events if e["event_type"] in types]
+
+    if name == "brute_force":
+        (ip,) = facts["source_ips"]
+        failures = [e for e in of("login.failure") if e["source_ip"] == ip]
+        one_minute = [e for e in failures if datetime.fromisoformat(e["timestamp"]) < min(stamps) + MINUTE]
+        assert len(one_minute) > 5 and len({e["actor_id"] for e in one_minute}) > 3
+        assert most_actors_within(failures, 5 * MINUTE) == len(facts["actor_ids"]) and of("account.locked")
+    elif name == "mfa_fatigue":
+        pushes = [datetime.fromisoformat(e["timestamp"]) for e in of("mfa.challenge_issued")]
+        assert most_within(pushes, 2 * MINUTE) > 5 and not of("mfa.success")
+    elif name == "credential_stuffing":
+        assert most_actors_within(of("mfa.failure"), 10 * MINUTE) >= 20
+    elif name == "recovery_storm":
+        assert most_actors_within(of("recovery.attempted"), 10 * MINUTE) == len(facts["actor_ids"]) >= 3
+        assert len(of("recovery.attempted")) >= 15
+    elif name == "lockout_cluster":
+        assert most_actors_within(of("account.locked"), 5 * MINUTE) >= 5
+    elif name == "impossible_travel":
+        cities = [e["geo_location"]["city"] for e in of("login.success")]
+        assert cities == ["Chennai", "Frankfurt"]
+    elif name == "dormant_account":
+        (actor,) = facts["actor_ids"]
+        async with AkkuClient(f"{live}/api", KEY) as akku:
+            user = await akku.get_user(actor)
+            history = [e async for e in akku.iter_events(loaded_at - timedelta(days=100), actor_ids=[actor])]
+        assert user.last_active_at and loaded_at - user.last_active_at > timedelta(days=90)
+        assert of("login.success") and {e.event_id for e in history} == {e["event_id"] for e in events}
