@@ -71,6 +71,8 @@ class Checkpoint(Model):
 
 class DetectorInput(Model):
     checkpoint: Checkpoint | None = None
+    run_for_seconds: float = Field(default=3600, gt=0, description="each follow_akku call returns after this long")
+    runs_per_history: int = Field(default=24, ge=1, description="then the workflow continues as new")
 
 
 class FollowInput(Model):

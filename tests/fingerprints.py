@@ -19,7 +19,12 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 FILE = REPO / "tests" / "histories" / "fingerprints.json"
-WORKFLOW_MODULES = ("workflows/alert.py", "workflows/investigation.py", "workflows/governor.py")
+WORKFLOW_MODULES = (
+    "workflows/alert.py",
+    "workflows/investigation.py",
+    "workflows/governor.py",
+    "workflows/detector.py",
+)
 
 
 class _StripDocstrings(ast.NodeTransformer):

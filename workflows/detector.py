@@ -19,8 +19,6 @@ with workflow.unsafe.imports_passed_through():
     from activities.detector import DetectorActivities
     from detect.models import DetectorInput, FollowInput
 
-RUN_FOR = timedelta(hours=1)  # each activity call returns its checkpoint after this long
-RUNS_PER_HISTORY = 24  # then continue as new
 HEARTBEAT_TIMEOUT = timedelta(seconds=30)
 # unlimited attempts: the detector must come back after any outage; capped backoff
 FOLLOW_RETRY = RetryPolicy(
@@ -46,14 +44,19 @@ class DetectorWorkflow:
     async def run(self, inp: DetectorInput) -> None:
         checkpoint = inp.checkpoint
         queue = detector_task_queue(workflow.info().task_queue)
-        for _ in range(RUNS_PER_HISTORY):
+        run_for = timedelta(seconds=inp.run_for_seconds)
+        for _ in range(inp.runs_per_history):
             result = await workflow.execute_activity_method(
                 DetectorActivities.follow_akku,
-                FollowInput(checkpoint=checkpoint, run_for_seconds=RUN_FOR.total_seconds()),
+                FollowInput(checkpoint=checkpoint, run_for_seconds=inp.run_for_seconds),
                 task_queue=queue,
-                start_to_close_timeout=RUN_FOR + timedelta(minutes=10),
+                start_to_close_timeout=run_for + timedelta(minutes=10),
                 heartbeat_timeout=HEARTBEAT_TIMEOUT,
                 retry_policy=FOLLOW_RETRY,
             )
             checkpoint = result.checkpoint
-        workflow.continue_as_new(DetectorInput(checkpoint=checkpoint))
+        workflow.continue_as_new(
+            DetectorInput(
+                checkpoint=checkpoint, run_for_seconds=inp.run_for_seconds, runs_per_history=inp.runs_per_history
+            )
+        )
