@@ -66,7 +66,7 @@ async def detecting(
         RIPOSTE_DETECT_LATENESS_SECONDS="30",
     )
     try:
-        async with embedded_stack(settings, StackOptions(quiet=True, worker=False, akku_heartbeat_seconds=5)) as stack:
+        async with embedded_stack(settings, StackOptions(quiet=True, worker=False, akku_heartbeat_seconds=1)) as stack:
             worker = subprocess.Popen(  # noqa: S603, ASYNC220 - fixed argv; Popen returns at once
                 [RIPOSTE, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )

@@ -4,6 +4,11 @@ follow_akku activity, rules fired, alert runs started with source akku, investig
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +20,19 @@ from detect.models import Checkpoint
 from riposte import search_attributes as sa
 from tests.detect.support import ago, detecting_stack, event, wait_for, write
 from worker import running_worker
+
+RIPOSTE = str(Path(sys.executable).with_name("riposte"))
+
+
+def cli_env(stack: Any) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "AKKU_", "SLACK_", "RIPOSTE_"))}
+    env.update(
+        TEMPORAL_ADDRESS=stack.settings.target_host,
+        TEMPORAL_TASK_QUEUE=stack.settings.temporal_task_queue,
+        COLUMNS="200",
+    )
+    return env
+
 
 EXPECTED = {
     ("push_flood", "u_10011"),
@@ -89,6 +107,29 @@ async def test_every_rule_fires_once_and_starts_an_akku_alert_run(client: Client
         status = await driver.wait_for_stage(stack.client, "investigation-u_10011", "acted", timeout=60)
         assert {r.action.value for d in status.decisions for r in d.results} == {"reset_mfa", "force_password_reset"}
         assert len({f.workflow_id for f in checkpoint.firings}) == len(EXPECTED)
+
+        # the operator's view: `riposte detect status`, from the checkpoint alone
+        shell = await asyncio.create_subprocess_exec(
+            RIPOSTE, "detect", "status", "--json", env=cli_env(stack), stdout=asyncio.subprocess.PIPE
+        )
+        out, _ = await shell.communicate()
+        assert shell.returncode == 0
+        shown = json.loads(out)
+        assert shown["running"] is True and shown["workflow_id"] == f"riposte-detector/{task_queue}"
+        assert len(shown["checkpoint"]["firings"]) == len(EXPECTED)
+        table = await asyncio.create_subprocess_exec(
+            RIPOSTE, "detect", "status", env=cli_env(stack), stdout=asyncio.subprocess.PIPE
+        )
+        text = (await table.communicate())[0].decode()
+        assert table.returncode == 0 and "lag behind Akku" in text and "push_flood 1" in text
+        missing = await asyncio.create_subprocess_exec(
+            RIPOSTE,
+            "detect",
+            "status",
+            env={**cli_env(stack), "TEMPORAL_TASK_QUEUE": "no-such-queue"},
+            stderr=asyncio.subprocess.PIPE,
+        )
+        assert await missing.wait() == 1
 
 
 async def test_a_malformed_event_is_counted_and_skipped_and_polling_reads_on(client: Client, task_queue: str) -> None:

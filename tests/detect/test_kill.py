@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 from temporalio.client import Client
 
+from cli.driver import simulator_root
 from detect.models import Checkpoint
 from tests.chaos.test_worker_kill import WorkerProcess
 from tests.detect.support import detecting_stack, event, now, wait_for, write
@@ -87,6 +88,12 @@ async def test_a_worker_killed_mid_burst_misses_nothing_and_starts_nothing_twice
             assert all(len(ids) == 1 for ids in runs.values()), runs  # a re-fired rule found its run already started
             assert checkpoint.counters.events == len(written)  # none skipped, none counted twice
             assert checkpoint.counters.replayed > 0  # the windows were rebuilt by reading again
+            # the simulator's own judge, where it keeps a reads log (akku-sim): no written event unread
+            missing = await http.get(
+                f"{simulator_root(stack.akku_url)}/_sim/reads/missing", params={"since_event": written[0]}
+            )
+            if missing.status_code == 200:
+                assert missing.json()["count"] == 0, missing.json()
             query = f"RiposteSource = 'akku' AND WorkflowType = 'AlertWorkflow' AND TaskQueue = '{task_queue}'"
             started: set[str] = set()
             for _ in range(40):  # visibility lags a little behind starts

@@ -273,3 +273,12 @@ def test_windows_expire_and_the_replay_point_follows_the_oldest_live_event() -> 
 def test_every_rule_has_a_title_and_a_detection(rule: Rule) -> None:
     config = rule_configs(PlaybookSet.load(REPO / "playbooks"))[rule]
     assert config.title.startswith("Akku stream:") and config.detection.value
+
+
+def test_a_typo_in_the_detect_section_is_refused_naming_the_field(tmp_path: Path) -> None:
+    from playbooks.loader import PlaybookError
+
+    folder = playbooks_with(tmp_path, "credential-stuffing", "distinct_accounts: 10 ", "distinct_acounts: 10 ")
+    with pytest.raises(PlaybookError) as caught:
+        PlaybookSet.load(folder)
+    assert caught.value.field == "detect.distinct_acounts" and caught.value.line is not None
