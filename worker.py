@@ -91,12 +91,12 @@ async def running_worker(settings: Settings, client: Client, *, task_queue: str 
 async def detector(settings: Settings, client: Client, queue: str) -> AsyncIterator[None]:
     """With RIPOSTE_DETECT on: a worker for the detector's activity on its own queue (checkpoints
     reach Temporal within a second), and the DetectorWorkflow of this queue, started if need be."""
-    if settings.riposte_detect == "off":
-        yield
-        return
     if settings.riposte_metrics_port:
         with contextlib.suppress(OSError):  # another worker in this process serves them already
             serve_metrics(settings.riposte_http_host, settings.riposte_metrics_port)
+    if settings.riposte_detect == "off":
+        yield
+        return
     async with AkkuClient.from_settings(settings) as akku:
         follower = Worker(
             client,

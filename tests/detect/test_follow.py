@@ -16,6 +16,7 @@ from temporalio.client import Client
 
 from cli import driver
 from cli.driver import simulator_root
+from cli.rig import free_port
 from detect.models import Checkpoint
 from riposte import search_attributes as sa
 from tests.detect.support import ago, detecting_stack, event, wait_for, write
@@ -133,7 +134,11 @@ async def test_every_rule_fires_once_and_starts_an_akku_alert_run(client: Client
 
 
 async def test_a_malformed_event_is_counted_and_skipped_and_polling_reads_on(client: Client, task_queue: str) -> None:
-    async with detecting_stack(client, task_queue, mode="poll") as stack, httpx.AsyncClient(timeout=30) as http:
+    port = free_port()
+    async with (
+        detecting_stack(client, task_queue, mode="poll", riposte_metrics_port=port) as stack,
+        httpx.AsyncClient(timeout=30) as http,
+    ):
         await write(http, stack, [event("mfa.challenge_issued", "u_10071", ago(20), mfa_method="carrier_pigeon")])
         await write(
             http, stack, [event("mfa.challenge_issued", "u_10072", ago(15 - i), mfa_method="push") for i in range(6)]
@@ -142,6 +147,11 @@ async def test_a_malformed_event_is_counted_and_skipped_and_polling_reads_on(cli
         assert found.checkpoint is not None
         assert found.checkpoint.counters.malformed >= 1 and found.checkpoint.mode == "poll"
         assert found.checkpoint.counters.events == 6
+        metrics = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+        assert 'riposte_detector_firings_total{rule="push_flood",status="started"}' in metrics
+        assert "riposte_detector_lag_seconds" in metrics
+        malformed = next(line for line in metrics.splitlines() if line.startswith("riposte_detector_malformed_total"))
+        assert float(malformed.split()[-1]) >= 1
 
 
 async def test_an_unavailable_stream_falls_back_to_polling_and_comes_back(client: Client, task_queue: str) -> None:
