@@ -164,10 +164,8 @@ async def keeping_up(stack: Stack, http: httpx.AsyncClient, rate: int, seconds: 
     if generator.status_code == 200:
         source = "simulator traffic generator"
         await asyncio.sleep(seconds)
-        written = int(generator.json().get("written", 0) or 0)
         report = await http.get(f"{root}/_sim/traffic")
-        if report.status_code == 200:
-            written = int(report.json().get("written", written) or written)
+        written = int(report.json().get("events_written", 0) or 0) if report.status_code == 200 else 0
     else:
         source = "written by the bench"
         written = await _write_traffic(http, stack, rate, seconds)
