@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from datetime import UTC, datetime, timedelta
 
 from temporalio import activity
@@ -30,6 +30,7 @@ from detect.models import (
     FIRINGS_KEPT,
     RECENT_IDS_KEPT,
     Checkpoint,
+    Counters,
     FiringNote,
     FollowInput,
     FollowResult,
@@ -45,6 +46,7 @@ BATCH = 1000  # events processed between two looks at the clock
 QUEUE = 10_000  # read ahead at most this many events (backpressure on Akku)
 SEEN_CAP = 500_000  # ids remembered to skip re-deliveries within one attempt (~60 MB at most)
 TICK = 1.0  # seconds between checkpoints
+At = tuple[datetime, str]  # (timestamp, event id): an event's place in Akku's order
 
 
 class Follower:
@@ -57,11 +59,12 @@ class Follower:
         self.engine = Detector(rule_configs(self.playbooks), max_keys=settings.riposte_detect_max_keys)
         resume = resume or Checkpoint()
         self.engine.restore(resume.suppressions)
-        self.resumed_at = resume.position
+        self.resumed_at: At | None = (resume.position.timestamp, resume.position.event_id) if resume.position else None
         self.resumed_ids = set(resume.recent_ids)
-        self.counters = resume.counters.model_copy(update={"attempts": resume.counters.attempts + 1})
+        self.counts: Counter[str] = Counter(resume.counters.model_dump())  # mutable while running
+        self.counts["attempts"] += 1
         self.firings: list[FiringNote] = list(resume.firings)
-        self.position = resume.position
+        self.position: At | None = self.resumed_at  # the newest event processed
         windows = [c.window for r, c in self.engine.configs.items() if r in self.engine.windows]
         longest = max(windows, default=timedelta(minutes=30))
         start = resume.replay_from or (resume.position.timestamp if resume.position else None)
@@ -79,7 +82,7 @@ class Follower:
             mode=settings.riposte_detect,
             poll_seconds=settings.riposte_detect_poll_seconds,
         )
-        self.reader.reconnects, self.reader.fallbacks = self.counters.reconnects, self.counters.fallbacks
+        self.reader.reconnects, self.reader.fallbacks = self.counts["reconnects"], self.counts["fallbacks"]
 
     def since(self) -> datetime:
         """Where the next read starts: the resume point, then just before the newest event read so far."""
@@ -128,7 +131,7 @@ class Follower:
                 firings = [f for event in events for f in self._one(event)]
                 for firing in firings:
                     await self._start(firing)
-                self.rate.append((loop.time(), self.counters.events + self.counters.replayed))
+                self.rate.append((loop.time(), self.counts["events"] + self.counts["replayed"]))
             DETECTOR.events.inc(len(events))
 
     def _fresh(self, batch: list[Item]) -> list[AuthEvent]:
@@ -137,12 +140,12 @@ class Follower:
             if isinstance(item, Heartbeat):
                 continue
             if isinstance(item, Malformed):
-                self.counters = self.counters.model_copy(update={"malformed": self.counters.malformed + 1})
+                self.counts["malformed"] += 1
                 DETECTOR.malformed.inc()
                 log.warning("skipped a malformed event line (%s, %d characters)", item.problem, item.length)
                 continue
             if item.event_id in self.seen:
-                self.counters = self.counters.model_copy(update={"duplicates": self.counters.duplicates + 1})
+                self.counts["duplicates"] += 1
                 continue
             self.seen[item.event_id] = item.timestamp.timestamp()
             events.append(item)
@@ -162,30 +165,27 @@ class Follower:
         for actor in wanted:
             user = found.users.get(actor)
             self.engine.seed_last_active(actor, user.last_active_at if user else None)
-        self.counters = self.counters.model_copy(update={"lookups": self.counters.lookups + len(wanted)})
+        self.counts["lookups"] += len(wanted)
 
     def _one(self, event: AuthEvent) -> list[Firing]:
-        here = Position(timestamp=event.timestamp, event_id=event.event_id)
+        here = (event.timestamp, event.event_id)
         if self._processed_before(here):
-            self.counters = self.counters.model_copy(update={"replayed": self.counters.replayed + 1})
+            self.counts["replayed"] += 1
         else:
-            self.counters = self.counters.model_copy(update={"events": self.counters.events + 1})
-        if self.position is None or (here.timestamp, here.event_id) > (
-            self.position.timestamp,
-            self.position.event_id,
-        ):
+            self.counts["events"] += 1
+        if self.position is None or here > self.position:
             self.position = here
         if self.read_upto is None or event.timestamp > self.read_upto:
             self.read_upto = event.timestamp
         self.recent.append(event.event_id)
         return self.engine.process(event)
 
-    def _processed_before(self, here: Position) -> bool:
+    def _processed_before(self, here: At) -> bool:
         """Read again after a restart (to rebuild the windows), not new: counted apart."""
         last = self.resumed_at
-        if last is None or (here.timestamp, here.event_id) > (last.timestamp, last.event_id):
+        if last is None or here > last:
             return False
-        return here.event_id in self.resumed_ids or here.timestamp < last.timestamp - self.lateness
+        return here[1] in self.resumed_ids or here[0] < last[0] - self.lateness
 
     async def _start(self, firing: Firing) -> None:
         alert = firing.alert(received_at=datetime.now(UTC))
@@ -203,7 +203,7 @@ class Follower:
             extra={"dedup_key": firing.dedup_key, "workflow_id": workflow_id},
         )
         DETECTOR.firings.labels(rule=firing.rule.value, status=status).inc()
-        self.counters = self.counters.model_copy(update={"firings": self.counters.firings + 1})
+        self.counts["firings"] += 1
         self.firings.append(
             FiringNote(
                 rule=firing.rule.value,
@@ -226,27 +226,26 @@ class Follower:
         hour_ago = now - timedelta(hours=1)
         self.firings = [f for f in self.firings if f.fired_at >= hour_ago][-FIRINGS_KEPT:]
         replay_from = self.engine.oldest_needed()
-        if self.position is not None:
-            replay_from = min(replay_from or self.position.timestamp, self.position.timestamp)
-            horizon = (self.position.timestamp - 2 * self.lateness).timestamp()
+        position = Position(timestamp=self.position[0], event_id=self.position[1]) if self.position else None
+        if position is not None:
+            replay_from = min(replay_from or position.timestamp, position.timestamp)
+            horizon = (position.timestamp - 2 * self.lateness).timestamp()
             while self.seen and next(iter(self.seen.values())) < horizon and len(self.seen) > RECENT_IDS_KEPT:
                 self.seen.popitem(last=False)
         rate = 0.0
         if len(self.rate) >= 2:
             (t0, n0), (t1, n1) = self.rate[0], self.rate[-1]
             rate = (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
-        lag = (now - self.position.timestamp).total_seconds() if self.position else None
+        lag = (now - position.timestamp).total_seconds() if position else None
         if lag is not None:
             DETECTOR.lag.set(lag)
-        self.counters = self.counters.model_copy(
-            update={"reconnects": self.reader.reconnects, "fallbacks": self.reader.fallbacks}
-        )
+        self.counts["reconnects"], self.counts["fallbacks"] = self.reader.reconnects, self.reader.fallbacks
         return Checkpoint(
-            position=self.position,
+            position=position,
             replay_from=replay_from,
             suppressions=self.engine.suppressions(),
             recent_ids=list(self.recent),
-            counters=self.counters,
+            counters=Counters(**self.counts),
             firings=self.firings,
             mode=self.reader.mode,
             events_per_second=round(rate, 1),
