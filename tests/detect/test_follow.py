@@ -212,3 +212,30 @@ async def test_a_stream_broken_mid_way_resumes_from_its_position(client: Client,
         assert checkpoint.counters.events == len(written)  # nothing skipped, nothing counted twice
         assert checkpoint.counters.malformed == 1
         assert len(checkpoint.firings) == 3
+
+
+async def test_a_stopped_worker_hands_the_detector_on_from_its_position(client: Client, task_queue: str) -> None:
+    async with (
+        detecting_stack(client, task_queue, mode="stream", worker=False) as stack,
+        httpx.AsyncClient(timeout=30) as http,
+    ):
+        before = [event("mfa.challenge_issued", "u_10131", ago(40 - i), mfa_method="push") for i in range(6)]
+        async with running_worker(stack.settings, stack.client):
+            written = await write(http, stack, before)
+            await wait_for(stack, lambda c: ("push_flood", "u_10131") in keys(c), what="the first worker")
+        stopped = asyncio.get_running_loop().time()
+        written += await write(
+            http, stack, [event("mfa.challenge_issued", "u_10132", ago(10 - i), mfa_method="push") for i in range(6)]
+        )
+        async with running_worker(stack.settings, stack.client):
+            found = await wait_for(
+                stack, lambda c: ("push_flood", "u_10132") in keys(c) and c.counters.attempts == 2, what="the next"
+            )
+        assert asyncio.get_running_loop().time() - stopped < 20  # no heartbeat timeout to wait out
+        checkpoint = found.checkpoint
+        assert checkpoint is not None
+        assert checkpoint.counters.events == len(written) and checkpoint.counters.replayed >= len(before)
+        assert [(f.rule, f.key, f.status) for f in checkpoint.firings] == [
+            ("push_flood", "u_10131", "started"),
+            ("push_flood", "u_10132", "started"),
+        ]  # the first flood, read again, stayed quiet: its quiet period came back with the checkpoint
