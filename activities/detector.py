@@ -21,9 +21,10 @@ from temporalio.client import Client
 
 from activities.detector_metrics import DETECTOR
 from activities.detector_read import Item, Reader
-from clients.akku.client import AkkuClient, Heartbeat, Malformed
+from clients.akku.client import AkkuClient
 from clients.akku.errors import AkkuError
 from clients.akku.models import AuthEvent
+from clients.akku.records import Heartbeat, Malformed
 from detect.config import rule_configs
 from detect.engine import Detector, Firing
 from detect.models import (

@@ -14,9 +14,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from clients.akku.client import AkkuClient, Heartbeat, Malformed
+from clients.akku.client import AkkuClient
 from clients.akku.errors import AkkuError
 from clients.akku.models import AuthEvent
+from clients.akku.records import Heartbeat, Malformed, event_records, stream_records
 from detect.models import Mode
 
 log = logging.getLogger("riposte.detector")
@@ -51,7 +52,7 @@ class Reader:
         loop = asyncio.get_running_loop()
         while True:
             try:
-                async for item in self._akku.stream_records(self._since()):
+                async for item in stream_records(self._akku, self._since()):
                     if failures:
                         log.info("stream back after %d failures", failures)
                         failures = 0
@@ -75,7 +76,7 @@ class Reader:
 
     async def _poll_once(self) -> None:
         try:
-            async for event in self._akku.iter_event_records(self._since()):
+            async for event in event_records(self._akku, self._since()):
                 await self._put(event)
         except AkkuError as exc:
             log.warning(

@@ -11,7 +11,6 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -47,27 +46,6 @@ R = TypeVar("R")
 RETRY_AFTER_CAP = 5.0  # wait in-call for a Retry-After up to this; longer goes back to Temporal
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 MESSAGE_CAP = 300  # characters of Akku's error message kept in ours
-STREAM_READ_TIMEOUT = 45.0  # three missed heartbeats (every 15 s): the stream is dead, reconnect
-
-
-class _RawPage(BaseModel):
-    events: list[Any]
-    next_cursor: str | None = None
-
-
-@dataclass(frozen=True)
-class Heartbeat:
-    """The stream's keep-alive line."""
-
-    at: str
-
-
-@dataclass(frozen=True)
-class Malformed:
-    """A stream line that is not JSON or not an event (never its content: it may carry anything)."""
-
-    problem: str
-    length: int
 
 
 class _WaitRetryAfter(wait_base):
@@ -266,69 +244,6 @@ class AkkuClient:
                     yield event
         except httpx.TimeoutException:
             raise AkkuUnavailable(f"{what}: Akku did not answer in time") from None
-        except httpx.TransportError as exc:
-            raise AkkuUnavailable(f"{what}: connection failed ({type(exc).__name__})") from None
-
-    async def iter_event_records(self, since: datetime) -> AsyncIterator[AuthEvent | Malformed]:
-        """Every event since `since`, page by page, each checked on its own: an unreadable event is
-        yielded as `Malformed` (count it and read on) instead of failing its whole page."""
-        cursor: str | None = None
-        while True:
-            params: list[tuple[str, str]] = [
-                (api.P_SINCE, api.timestamp(since)),
-                (api.P_LIMIT, str(api.PAGE_LIMIT_MAX)),
-            ]
-            if cursor:
-                params.append((api.P_CURSOR, cursor))
-            page = await self._request("GET", api.AUTH_EVENTS, _RawPage, params=params)
-            for raw in page.events:
-                try:
-                    yield AuthEvent.model_validate(raw)
-                except ValidationError as exc:
-                    yield Malformed(type(exc).__name__, len(str(raw)))
-            if not page.next_cursor:
-                return
-            cursor = page.next_cursor
-
-    async def stream_records(
-        self, since: datetime, event_types: Sequence[str] = ()
-    ) -> AsyncIterator[AuthEvent | Heartbeat | Malformed]:
-        """The NDJSON stream line by line for a long-lived reader (the detector): events, heartbeats,
-        and each unreadable line as `Malformed` (count it and read on) instead of an error.
-
-        Ends when Akku closes the stream; a refused or dropped connection, a timeout or an error
-        status raise the taxonomy's classes, as in `stream_events`.
-        """
-        what = f"GET {api.AUTH_EVENTS_STREAM}"
-        pairs: list[tuple[str, str | int | float | bool | None]] = [(api.P_SINCE, api.timestamp(since))]
-        pairs += [(api.P_EVENT_TYPE, t) for t in event_types]
-        timeout = httpx.Timeout(self._http.timeout.connect, read=STREAM_READ_TIMEOUT)
-        try:
-            async with self._http.stream(
-                "GET", api.AUTH_EVENTS_STREAM, params=httpx.QueryParams(pairs), timeout=timeout
-            ) as response:
-                if response.status_code >= 400:
-                    await response.aread()
-                    code, message = _error_of(response)
-                    raise for_status(
-                        response.status_code,
-                        f"{what}: {response.status_code} {message}",
-                        code,
-                        _retry_after(response),
-                    )
-                async for line in response.aiter_lines():
-                    if not line.strip():
-                        continue
-                    try:
-                        data = json.loads(line)
-                        if isinstance(data, dict) and api.HEARTBEAT in data:
-                            yield Heartbeat(str(data[api.HEARTBEAT]))
-                            continue
-                        yield AuthEvent.model_validate(data)
-                    except (ValueError, ValidationError) as exc:
-                        yield Malformed(type(exc).__name__, len(line))
-        except httpx.TimeoutException:
-            raise AkkuUnavailable(f"{what}: no line from Akku within {STREAM_READ_TIMEOUT:.0f} s") from None
         except httpx.TransportError as exc:
             raise AkkuUnavailable(f"{what}: connection failed ({type(exc).__name__})") from None
 
