@@ -47,6 +47,7 @@ BATCH = 1000  # events processed between two looks at the clock
 QUEUE = 10_000  # read ahead at most this many events (backpressure on Akku)
 SEEN_CAP = 500_000  # ids remembered to skip re-deliveries within one attempt (~60 MB at most)
 TICK = 1.0  # seconds between checkpoints
+START_CONCURRENCY = 16  # alert runs being started at once (a storm of firings in one batch)
 At = tuple[datetime, str]  # (timestamp, event id): an event's place in Akku's order
 
 
@@ -130,8 +131,13 @@ class Follower:
                 events = self._fresh(batch)
                 await self._lookups(events)
                 firings = [f for event in events for f in self._one(event)]
-                for firing in firings:
-                    await self._start(firing)
+                gate = asyncio.Semaphore(START_CONCURRENCY)
+
+                async def start(firing: Firing, gate: asyncio.Semaphore = gate) -> None:
+                    async with gate:
+                        await self._start(firing)
+
+                await asyncio.gather(*(start(f) for f in firings))
                 self.rate.append((loop.time(), self.counts["events"] + self.counts["replayed"]))
             DETECTOR.events.inc(len(events))
 
