@@ -21,7 +21,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from detect.models import Checkpoint
-from riposte.settings import Settings, SettingsError, load_settings
+from riposte.settings import SettingsError, load_settings
 
 app = typer.Typer(help="Riposte's own detection from Akku's event stream (RIPOSTE_DETECT).", no_args_is_help=True)
 console = Console()
@@ -79,7 +79,7 @@ def _ago(at: datetime | None, now: datetime) -> str:
     return f"{at.isoformat(timespec='seconds')} ({seconds:,.0f} s ago)"
 
 
-def _table(status: DetectorStatus, settings: Settings) -> Table:
+def _table(status: DetectorStatus) -> Table:
     now = datetime.now(UTC)
     table = Table(title=f"Detector {status.workflow_id}", show_header=False, title_justify="left")
     table.add_row("workflow", "running" if status.running else "not running")
@@ -91,7 +91,9 @@ def _table(status: DetectorStatus, settings: Settings) -> Table:
         table.add_row("checkpoint", "none yet")
         return table
     position = f"{c.position.timestamp.isoformat(timespec='milliseconds')} {c.position.event_id}" if c.position else ""
-    table.add_row("mode", f"{c.mode} (RIPOSTE_DETECT={settings.riposte_detect} on this shell)")
+    table.add_row(
+        "mode", c.mode + ("  (the stream is unavailable: polling meanwhile)" if c.mode == "poll-fallback" else "")
+    )
     table.add_row("position", position or "no event yet")
     table.add_row("replay from", c.replay_from.isoformat(timespec="seconds") if c.replay_from else "")
     table.add_row("lag behind Akku", f"{c.lag_seconds:,.1f} s" if c.lag_seconds is not None else "")
@@ -151,4 +153,4 @@ def status(
         sys.stdout.write(json.dumps({"workflow_id": found.workflow_id, "running": found.running, "checkpoint": body}))
         sys.stdout.write("\n")
         return
-    console.print(_table(found, settings))
+    console.print(_table(found))

@@ -282,3 +282,14 @@ def test_a_typo_in_the_detect_section_is_refused_naming_the_field(tmp_path: Path
     with pytest.raises(PlaybookError) as caught:
         PlaybookSet.load(folder)
     assert caught.value.field == "detect.distinct_acounts" and caught.value.line is not None
+
+
+def test_riposte_detect_explains_itself() -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    runner = CliRunner()
+    assert "status" in runner.invoke(app, ["detect", "--help"]).output
+    result = runner.invoke(app, ["detect", "status", "--help"])
+    assert result.exit_code == 0 and "lag behind Akku" in result.output
