@@ -17,7 +17,7 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.detector import DetectorActivities
-    from detect.models import DetectorInput, FollowInput
+    from detect.models import DetectorInput, FollowInput, FollowResult
 
 HEARTBEAT_TIMEOUT = timedelta(seconds=30)
 # unlimited attempts: the detector must come back after any outage; capped backoff
@@ -41,7 +41,7 @@ def detector_task_queue(task_queue: str) -> str:
 @workflow.defn(name="DetectorWorkflow")
 class DetectorWorkflow:
     @workflow.run
-    async def run(self, inp: DetectorInput) -> None:
+    async def run(self, inp: DetectorInput) -> FollowResult:  # never returns: it continues as new
         checkpoint = inp.checkpoint
         queue = detector_task_queue(workflow.info().task_queue)
         run_for = timedelta(seconds=inp.run_for_seconds)
