@@ -239,3 +239,31 @@ async def test_a_stopped_worker_hands_the_detector_on_from_its_position(client: 
             ("push_flood", "u_10131", "started"),
             ("push_flood", "u_10132", "started"),
         ]  # the first flood, read again, stayed quiet: its quiet period came back with the checkpoint
+
+
+async def test_the_same_attack_from_the_siem_and_the_stream_is_one_investigation_acting_once(
+    client: Client, task_queue: str
+) -> None:
+    async with detecting_stack(client, task_queue, mode="stream") as stack, httpx.AsyncClient(timeout=30) as http:
+        actor = "u_10141"
+        facts = await driver.load_scenario(http, stack, "mfa_fatigue", actor_ids=[actor])  # its events, into Akku
+        answer = await driver.deliver(http, stack, "elastic", facts)  # and the SIEM's alert about them
+        assert answer.status_code == 202, answer.text
+        siem_run = answer.json()["workflow_id"]
+        found = await wait_for(stack, lambda c: ("push_flood", actor) in keys(c), what="the stream")
+        assert found.checkpoint is not None
+        stream_run = next(f.workflow_id for f in found.checkpoint.firings if f.key == actor)
+        assert stream_run != siem_run
+        for run in (siem_run, stream_run):
+            outcome = await driver.alert_outcome(stack.client, run, timeout=60)
+            assert outcome.investigations == [f"investigation-{actor}"]
+        await driver.wait_for_stage(stack.client, f"investigation-{actor}", "acted", timeout=60)
+        await asyncio.sleep(2)  # both findings are in (both runs dispatched): a second action would show by now
+        writes = (await http.get(f"{simulator_root(stack.akku_url)}/_sim/writes", params={"actor_id": actor})).json()
+        # each action written once: a second decision would write again under its own key (already_applied)
+        assert sorted(w["action"] for w in writes["writes"] if w["status"] != "replayed") == [
+            "mfa_reset",
+            "password_reset",
+        ]
+        status = await driver.investigation_status(stack.client, f"investigation-{actor}")
+        assert status is not None and len([d for d in status.decisions if d.results]) == 1
