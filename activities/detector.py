@@ -30,6 +30,7 @@ from detect.engine import Detector, Firing
 from detect.models import (
     FIRINGS_KEPT,
     RECENT_IDS_KEPT,
+    SUPPRESSIONS_KEPT,
     Checkpoint,
     Counters,
     FiringNote,
@@ -250,7 +251,7 @@ class Follower:
         return Checkpoint(
             position=position,
             replay_from=replay_from,
-            suppressions=self.engine.suppressions(),
+            suppressions=self.engine.suppressions(SUPPRESSIONS_KEPT),
             recent_ids=list(self.recent),
             counters=Counters(**self.counts),
             firings=self.firings,

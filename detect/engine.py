@@ -277,10 +277,12 @@ class Detector:
         found = [t for keyed in self.windows.values() if (t := keyed.oldest()) is not None]
         return datetime.fromtimestamp(min(found), UTC) if found else None
 
-    def suppressions(self) -> list[Suppression]:
+    def suppressions(self, limit: int = MAX_SUPPRESSIONS) -> list[Suppression]:
+        """The quiet periods in force, the newest `limit` of them."""
+        items = list(self.suppressed.items())[-limit:]
         return [
             Suppression(rule=rule, key=key, until=datetime.fromtimestamp(until, UTC), dedup_key=dedup)
-            for (rule, key), (until, dedup) in self.suppressed.items()
+            for (rule, key), (until, dedup) in items
         ]
 
     def restore(self, suppressions: Iterable[Suppression]) -> None:

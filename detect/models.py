@@ -14,6 +14,7 @@ from pydantic import Field
 from riposte.models.common import Model
 
 FIRINGS_KEPT = 200  # the last hour's firings, at most this many
+SUPPRESSIONS_KEPT = 500  # the newest quiet periods (older ones re-derive the same dedup key: duplicates)
 RECENT_IDS_KEPT = 1000  # ids processed just before the position (to tell them from late arrivals)
 
 Mode = Literal["stream", "poll", "poll-fallback"]
