@@ -28,8 +28,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureEr
 from temporalio.service import RPCError
 
 from cli import driver
-from cli.detect import read_status
-from cli.stack import Stack, StackOptions, detect_by_default, embedded_stack, print_banner
+from cli.stack import Stack, StackOptions, embedded_stack, print_banner
 from riposte.models.runs import AlertRunOutcome, DecisionRequest, InvestigationStatus
 from riposte.settings import Settings
 from riposte.temporal import run_url
@@ -126,6 +125,8 @@ async def _demo(
     exit_after: bool,
     record: list[AlertRun] | None,
 ) -> int:
+    from cli.stack import detect_by_default  # `demo` detects from Akku's stream unless told otherwise
+
     async with embedded_stack(detect_by_default(settings), options) as stack:
         print_banner(stack, console)
         if not stack.akku_url:
@@ -377,6 +378,8 @@ STREAM_GRACE_SECONDS = 20.0  # the detector may still be reading the last scenar
 
 async def stream_coverage(stack: Stack, runs: list[AlertRun]) -> None:
     """Mark each scenario with whether the detector's own alert runs reached its people too."""
+    from cli.detect import read_status
+
     settings = stack.settings
     if settings.riposte_detect == "off":
         for run in runs:
