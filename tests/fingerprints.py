@@ -19,11 +19,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 FILE = REPO / "tests" / "histories" / "fingerprints.json"
-WORKFLOW_MODULES = (
-    "workflows/alert.py",
-    "workflows/investigation.py",
-    "workflows/governor.py",
-    "workflows/detector.py",
+WORKFLOW_MODULES = tuple(
+    sorted(str(p.relative_to(REPO)) for p in (REPO / "workflows").glob("*.py") if p.name != "__init__.py")
 )
 
 
