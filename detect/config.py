@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from playbooks.loader import PlaybookSet
-from playbooks.scoring import BRUTE_FORCE_MIN_USERS, PUSH_WINDOW
 from riposte.models.alert import Alert, Source
 from riposte.models.common import DetectionType, Severity
 from riposte.models.playbook import FactorParams, PlaybookSnapshot
@@ -60,7 +59,7 @@ DEFAULT_WINDOW: dict[Rule, timedelta] = {
     Rule.BRUTE_FORCE_IP: timedelta(minutes=15),
     Rule.LOCKOUT_CLUSTER: timedelta(minutes=30),
     Rule.RECOVERY_STORM: timedelta(minutes=30),
-    Rule.PUSH_FLOOD: PUSH_WINDOW,
+    Rule.PUSH_FLOOD: timedelta(minutes=2),  # seed 002 (push_flood.window when the playbook sets it)
     Rule.IMPOSSIBLE_TRAVEL: timedelta(hours=1),
     Rule.DORMANT_ACCOUNT: timedelta(hours=24),
 }
@@ -69,6 +68,7 @@ STUFFING_ACCOUNTS_PER_IP = 5
 LOCKOUT_ACCOUNTS = 3
 RECOVERY_ACCOUNTS = 3
 BRUTE_FORCE_FAILURES = 5  # seed 002: failures > 5 (brute_force_ip.threshold)
+BRUTE_FORCE_USERS = 3  # seed 002: distinct users > 3, a constant of the seed's rule as in the scoring factor
 PUSH_CHALLENGES = 5  # seed 002: more than 5 pushes (push_flood.threshold)
 TRAVEL_KMH = 1000.0  # seed 002: > 1,000 km/h (impossible_travel.threshold)
 TRAVEL_MIN_KM = 100.0
@@ -139,7 +139,7 @@ def configure(rule: Rule, snapshot: PlaybookSnapshot) -> RuleConfig | None:
         )
     if rule is Rule.BRUTE_FORCE_IP:
         return replace(
-            base, threshold=_level(snapshot, "brute_force_ip", BRUTE_FORCE_FAILURES), per_ip=BRUTE_FORCE_MIN_USERS
+            base, threshold=_level(snapshot, "brute_force_ip", BRUTE_FORCE_FAILURES), per_ip=BRUTE_FORCE_USERS
         )
     if rule is Rule.LOCKOUT_CLUSTER:
         return replace(
