@@ -24,7 +24,7 @@ $(VENV)/.installed: $(UV) uv.lock pyproject.toml
 
 # The workflow sandbox re-imports workflow modules for every new run; with PYTHONDONTWRITEBYTECODE
 # set (as on these machines) that means compiling them from source each time unless bytecode is cached.
-SOURCES := riposte workflows activities playbooks clients gateway simulators cli bench worker.py
+SOURCES := riposte workflows activities playbooks clients gateway simulators cli detect intake bench worker.py
 
 install: $(VENV)/.installed  ## create .venv from the lock file, and byte-compile the sources
 	@$(BIN)/python -m compileall -q -j 0 $(SOURCES)

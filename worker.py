@@ -15,20 +15,25 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.worker import Worker
 
 from activities.akku import AkkuActivities
 from activities.decide import evaluate
+from activities.detector import DetectorActivities
+from activities.detector_metrics import serve_metrics
 from activities.dispatch import DispatchActivities
 from activities.governor import GovernorActivities
 from activities.slack import SlackActivities
 from clients.akku.client import AkkuClient
 from clients.slack import slack_client
+from detect.models import DetectorInput
 from riposte.models.governor import governor_task_queue
 from riposte.pseudonyms import RunNames
 from riposte.settings import Settings
 from riposte.temporal import make_client
 from workflows.alert import AlertWorkflow
+from workflows.detector import DetectorWorkflow, detector_task_queue, detector_workflow_id
 from workflows.governor import ActionGovernor
 from workflows.investigation import InvestigationWorkflow
 
@@ -36,7 +41,7 @@ log = logging.getLogger("riposte.worker")
 
 # ActionGovernor stays registered on the main queue for governors started there before it had a
 # queue of its own: they move over at their next continue-as-new (workflows/governor.py).
-WORKFLOWS: Sequence[type] = (AlertWorkflow, InvestigationWorkflow, ActionGovernor)
+WORKFLOWS: Sequence[type] = (AlertWorkflow, InvestigationWorkflow, ActionGovernor, DetectorWorkflow)
 
 
 @contextlib.asynccontextmanager
@@ -77,8 +82,40 @@ async def running_worker(settings: Settings, client: Client, *, task_queue: str 
         )
         # the governor's own queue: permits keep flowing while a storm backs up the main one
         governor = Worker(client, task_queue=governor_task_queue(queue), workflows=[ActionGovernor])
-        async with governor, worker:  # the governor outlives the runs that ask it for permits
+        async with governor, worker, detector(settings, client, queue):  # the governor outlives the runs
             yield worker
+
+
+@contextlib.asynccontextmanager
+async def detector(settings: Settings, client: Client, queue: str) -> AsyncIterator[None]:
+    """With RIPOSTE_DETECT on: a worker for the detector's activity on its own queue (checkpoints
+    reach Temporal within a second), and the DetectorWorkflow of this queue, started if need be."""
+    if settings.riposte_metrics_port:
+        with contextlib.suppress(OSError):  # another worker in this process serves them already
+            serve_metrics(settings.riposte_http_host, settings.riposte_metrics_port)
+    if settings.riposte_detect == "off":
+        yield
+        return
+    async with AkkuClient.from_settings(settings) as akku:
+        follower = Worker(
+            client,
+            task_queue=detector_task_queue(queue),
+            activities=[DetectorActivities(settings, client, akku).follow_akku],
+            max_heartbeat_throttle_interval=timedelta(seconds=1),
+            default_heartbeat_throttle_interval=timedelta(seconds=1),
+            graceful_shutdown_timeout=timedelta(0),
+        )
+        async with follower:
+            await client.start_workflow(
+                DetectorWorkflow.run,
+                DetectorInput(),
+                id=detector_workflow_id(queue),
+                task_queue=queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                static_summary=f"Riposte's detection from Akku's events ({settings.riposte_detect})",
+            )
+            yield
 
 
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:

@@ -24,7 +24,8 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.service import RPCError
 
 from cli import driver
 from cli.stack import Stack, StackOptions, embedded_stack, print_banner
@@ -84,6 +85,8 @@ class AlertRun:
     error: str | None = None
     outcome: AlertRunOutcome | None = None
     investigations: list[Investigation] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+    stream: str = ""  # whether Riposte's own detection from Akku's stream caught it too
 
 
 async def run_demo(
@@ -122,7 +125,9 @@ async def _demo(
     exit_after: bool,
     record: list[AlertRun] | None,
 ) -> int:
-    async with embedded_stack(settings, options) as stack:
+    from cli.stack import detect_by_default  # `demo` detects from Akku's stream unless told otherwise
+
+    async with embedded_stack(detect_by_default(settings), options) as stack:
         print_banner(stack, console)
         if not stack.akku_url:
             console.print("[red]the demo plays its scenarios into the local Akku simulator: unset AKKU_BASE_URL[/red]")
@@ -132,6 +137,7 @@ async def _demo(
             if record is not None:
                 record.extend(runs)
             settled = await _follow(stack, http, runs, console, auto_approve=auto_approve, stop=stop)
+        await stream_coverage(stack, runs)
         console.print(_summary(stack, runs))
         if not settled:
             console.print("[yellow]some runs had not settled when the demo stopped following them[/yellow]")
@@ -152,6 +158,7 @@ async def _fire(stack: Stack, http: httpx.AsyncClient, console: Console) -> list
         runs.append(run)
         try:
             facts = await driver.load_scenario(http, stack, scenario.name)
+            run.facts = facts
             run.sent_at = datetime.now(UTC)
             answer = await driver.deliver(http, stack, scenario.source, facts)
         except (driver.DriveError, httpx.HTTPError) as exc:
@@ -321,12 +328,14 @@ def _progress(runs: list[AlertRun]) -> Group:
 def _summary(stack: Stack, runs: list[AlertRun]) -> Group:
     settings = stack.settings
     table = Table(title="Riposte demo: what happened", expand=True)
-    for column in ("scenario", "actor", "score", "decision", "actions in Akku", "alert → action"):
+    columns = ("scenario", "actor", "score", "decision", "actions in Akku", "alert → action", "Akku stream")
+    for column in columns:
         table.add_column(column, overflow="fold")
     for run in runs:
         label = run.scenario.name + (" (false positive)" if run.scenario.false_positive else "")
+        stream = run.stream
         if run.error:
-            table.add_row(label, "", "", Text(run.error, style="red"), "", "")
+            table.add_row(label, "", "", Text(run.error, style="red"), "", "", stream)
             continue
         for inv in run.investigations:
             status = inv.status
@@ -345,14 +354,68 @@ def _summary(stack: Stack, runs: list[AlertRun]) -> Group:
                 decision.label if decision else (status.stage if status else "?"),
                 actions or "none",
                 elapsed,
+                stream,
             )
-            label = ""
+            label = stream = ""
     footer = Text(
         f"Each actor links to its run; all runs: {settings.ui_url}/namespaces/{settings.temporal_namespace}/workflows"
         if settings.ui_url
         else ""
     )
     return Group(table, footer)
+
+
+STREAM_DETECTIONS = {
+    "credential_stuffing",
+    "brute_force",
+    "recovery_storm",
+    "mfa_fatigue",
+    "impossible_travel",
+    "dormant_account",
+}
+STREAM_GRACE_SECONDS = 20.0  # the detector may still be reading the last scenario's events
+
+
+async def stream_coverage(stack: Stack, runs: list[AlertRun]) -> None:
+    """Mark each scenario with whether the detector's own alert runs reached its people too."""
+    from cli.detect import read_status
+
+    settings = stack.settings
+    if settings.riposte_detect == "off":
+        for run in runs:
+            run.stream = "off"
+        return
+    client = stack.client
+    deadline = asyncio.get_running_loop().time() + STREAM_GRACE_SECONDS
+    reached: dict[str, set[str]] = {}  # detection -> investigation ids of the detector's runs
+    seen: set[str] = set()
+    while True:
+        status = await read_status(client, settings.temporal_task_queue)
+        firings = status.checkpoint.firings if status and status.checkpoint else []
+        for firing in firings:
+            if not firing.workflow_id or firing.workflow_id in seen:
+                continue
+            with contextlib.suppress(TimeoutError, RPCError, WorkflowFailureError):
+                outcome = await driver.alert_outcome(client, firing.workflow_id, timeout=10)
+                reached.setdefault(outcome.detection.value, set()).update(outcome.investigations)
+                seen.add(firing.workflow_id)
+        pending = [r for r in runs if _stream_verdict(r, reached) == "no" and not r.scenario.false_positive]
+        if not pending or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(1.0)
+    for run in runs:
+        run.stream = _stream_verdict(run, reached)
+
+
+def _stream_verdict(run: AlertRun, reached: dict[str, set[str]]) -> str:
+    detection = str(run.facts.get("detection", ""))
+    if detection not in STREAM_DETECTIONS:
+        return "no stream rule"
+    people = {f"investigation-{a}" for a in run.facts.get("actor_ids", [])}
+    caught = bool(people & reached.get(detection, set()))
+    if run.scenario.false_positive:
+        return "fired (playbook decided)" if caught else "stayed quiet"
+    return "yes" if caught else "no"
 
 
 def summary_json(runs: list[AlertRun]) -> str:
@@ -366,6 +429,7 @@ def summary_json(runs: list[AlertRun]) -> str:
                     "scenario": run.scenario.name,
                     "false_positive": run.scenario.false_positive,
                     "workflow_id": inv.workflow_id,
+                    "akku_stream": run.stream,
                     "stage": status.stage if status else None,
                     "score": status.score if status else None,
                     "actions": [

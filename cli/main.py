@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.detect import app as detect_app
 from riposte.settings import Settings, SettingsError, load_settings
 
 T = TypeVar("T")
@@ -36,6 +37,7 @@ app = typer.Typer(
 )
 simulate = typer.Typer(help="Run a local simulator of an outside system (no tenant needed).", no_args_is_help=True)
 app.add_typer(simulate, name="simulate")
+app.add_typer(detect_app, name="detect")
 
 console = Console()
 err = Console(stderr=True)

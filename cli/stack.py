@@ -40,6 +40,14 @@ class StackOptions:
     quiet: bool = False  # the demo draws its own screen
     worker: bool = True  # False: run workers elsewhere (`riposte worker`), e.g. to kill and restart them
     akku_staff: int = 200  # accounts in the local Akku simulator's synthetic tenant
+    akku_heartbeat_seconds: float = 15.0  # the local Akku simulator's stream heartbeat (tests: shorter)
+
+
+def detect_by_default(settings: Settings) -> Settings:
+    """`riposte dev` and `demo` detect from Akku's stream unless RIPOSTE_DETECT says otherwise."""
+    if "riposte_detect" in settings.model_fields_set:
+        return settings
+    return settings.model_copy(update={"riposte_detect": "stream"})
 
 
 @dataclass
@@ -117,7 +125,11 @@ async def embedded_stack(settings: Settings, options: StackOptions) -> AsyncIter
             from simulators.akku.server import SimulatorConfig
             from simulators.akku.server import create_app as akku_app
 
-            akku_config = SimulatorConfig(api_key=settings.akku_api_key.get_secret_value(), staff=options.akku_staff)
+            akku_config = SimulatorConfig(
+                api_key=settings.akku_api_key.get_secret_value(),
+                staff=options.akku_staff,
+                heartbeat_seconds=options.akku_heartbeat_seconds,
+            )
             tasks.append(await _serve(akku_app(akku_config), "127.0.0.1", akku_port, servers))
         slack_port = _local_port(settings.slack_api_url)
         if slack_port:
@@ -178,6 +190,7 @@ def print_banner(stack: Stack, console: Console) -> None:
         "Slack", (stack.slack_url + "  (open it to click Approve/Deny)") if stack.slack_url else settings.slack_api_url
     )
     table.add_row("Task queue", settings.temporal_task_queue)
+    table.add_row("Detection from Akku", f"{settings.riposte_detect}  (`riposte detect status`)")
     console.print(table)
     console.print("Ctrl-C stops everything.")
 
@@ -188,7 +201,7 @@ async def run_stack(settings: Settings, options: StackOptions) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     console = Console()
-    async with embedded_stack(settings, options) as stack:
+    async with embedded_stack(detect_by_default(settings), options) as stack:
         print_banner(stack, console)
         await stop.wait()
         console.print("stopping ...")

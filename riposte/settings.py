@@ -117,6 +117,24 @@ class Settings(BaseSettings):
         default="off", description="detection from Akku's event stream: stream, poll (once a minute) or off"
     )
     # --- the Akku-stream detector's knobs (detect/) ---
+    riposte_detect_poll_seconds: float = Field(
+        default=60.0, gt=0, le=3600, description="polling interval (poll mode, and while the stream is down)"
+    )
+    riposte_detect_lateness_seconds: float = Field(
+        default=120.0,
+        ge=0,
+        le=3600,
+        description="every read starts this much before the newest event seen, for events written late",
+    )
+    riposte_detect_max_keys: int = Field(
+        default=50_000, ge=100, le=10_000_000, description="per rule: IPs or accounts with state; oldest evicted"
+    )
+    riposte_metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="the worker's Prometheus metrics port (on RIPOSTE_HTTP_HOST); unset = off",
+    )
 
     @field_validator("slack_approver_ids", mode="before")
     @classmethod

@@ -20,6 +20,7 @@ class Source(StrEnum):
     SENTINEL = "sentinel"
     ELASTIC = "elastic"
     GENERIC = "generic"
+    AKKU = "akku"  # Riposte's own detection from Akku's event stream (detect/)
 
 
 class IdentityKind(StrEnum):

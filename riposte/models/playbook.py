@@ -38,7 +38,7 @@ class Strict(BaseModel):
 
 class Match(Strict):
     detections: list[DetectionType] = Field(min_length=1)
-    sources: list[Literal["splunk", "sentinel", "elastic", "generic"]] = Field(default_factory=list)
+    sources: list[Literal["splunk", "sentinel", "elastic", "generic", "akku"]] = Field(default_factory=list)
     rule_names: list[str] = Field(
         default_factory=list, description="regular expressions on the SIEM rule name; empty = any"
     )
@@ -107,6 +107,27 @@ class Guards(Strict):
     auto_action_limit: ActionLimit = Field(default_factory=ActionLimit)
 
 
+class Detect(Strict):
+    """Riposte's own detection from Akku's event stream (detect/, docs/detection.md): the numbers
+    a rule needs that the playbook's factors and guards do not already give. Each field is read by
+    the rules of this playbook's detection only; unset fields keep the defaults in detect/config.py."""
+
+    enabled: bool = Field(default=True, description="false: the stream detector never fires this detection")
+    window: Duration | None = Field(default=None, description="the rule's sliding window")
+    distinct_accounts: int | None = Field(
+        default=None, ge=1, description="distinct accounts within the window that fire the rule (all sources)"
+    )
+    distinct_accounts_per_ip: int | None = Field(
+        default=None, ge=1, description="distinct accounts within the window from one source IP that fire it"
+    )
+    lockout_accounts: int | None = Field(
+        default=None, ge=1, description="distinct accounts locked within lockout_window"
+    )
+    lockout_window: Duration | None = None
+    min_distance_km: float | None = Field(default=None, ge=0, description="travel shorter than this never counts")
+    severity: Severity | None = Field(default=None, description="the severity of the alerts the rule raises")
+
+
 class Playbook(Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{1,62}$")
     description: str = ""
@@ -119,6 +140,7 @@ class Playbook(Strict):
     approval: Approval = Field(default_factory=Approval)
     guards: Guards = Field(default_factory=Guards)
     dry_run: bool = False
+    detect: Detect = Field(default_factory=Detect)
 
     @field_validator("bands")
     @classmethod

@@ -57,7 +57,70 @@ async def record(tag: str) -> list[Path]:
     return written
 
 
+async def record_detector(tag: str) -> list[Path]:
+    """A DetectorWorkflow run that fires a rule, calls its activity twice and continues as new
+    (`python -m tests.histories.record TAG --detector`)."""
+    from datetime import UTC, datetime, timedelta
+
+    import httpx
+    from temporalio.client import WorkflowExecutionStatus
+
+    from cli.driver import simulator_root
+    from clients.akku.adapter import timestamp
+    from detect.models import DetectorInput
+
+    env = await WorkflowEnvironment.start_local(
+        data_converter=data_converter(),
+        dev_server_existing_path=str(find_binary("temporal")),
+        search_attributes=search_attributes.ALL,
+        dev_server_log_level="error",
+    )
+    try:
+        client = env.client
+        queue = "riposte-histories-detector"
+        async with (
+            running_stack(client, queue, riposte_detect="poll", riposte_detect_poll_seconds=0.5) as stack,
+            httpx.AsyncClient(timeout=30) as http,
+        ):
+            now = datetime.now(UTC)
+            pushes = [
+                {
+                    "event_type": "mfa.challenge_issued",
+                    "actor_id": "u_10011",
+                    "mfa_method": "push",
+                    "timestamp": timestamp(now - timedelta(seconds=30 - i)),
+                }
+                for i in range(6)
+            ]
+            answer = await http.post(f"{simulator_root(stack.akku_url)}/_sim/events", json={"events": pushes})
+            answer.raise_for_status()
+            handle = await client.start_workflow(
+                "DetectorWorkflow",
+                DetectorInput(run_for_seconds=3, runs_per_history=2),
+                id="riposte-detector-history",
+                task_queue=queue,
+            )
+            first = handle.first_execution_run_id or handle.result_run_id
+            for _ in range(200):
+                described = await client.get_workflow_handle(handle.id, run_id=first).describe()
+                if described.status is not WorkflowExecutionStatus.RUNNING:
+                    break
+                await asyncio.sleep(0.1)
+            history = await client.get_workflow_handle(handle.id, run_id=first).fetch_history()
+            path = OUT / f"{tag}-DetectorWorkflow-0.json"
+            if path.exists():
+                raise SystemExit(f"{path} exists: choose another tag")
+            path.write_text(history.to_json())
+            return [path]
+    finally:
+        await env.shutdown()
+
+
 if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[2] == "--detector":
+        for path in asyncio.run(record_detector(sys.argv[1])):
+            sys.stdout.write(f"wrote {path}\n")
+        raise SystemExit(0)
     if len(sys.argv) < 2:
         raise SystemExit("usage: python -m tests.histories.record TAG   (e.g. v1, or the change's patch id)")
     for path in asyncio.run(record(sys.argv[1])):
