@@ -80,7 +80,10 @@ def _local_port(url: str) -> int | None:
 
 
 async def _serve(app: FastAPI, host: str, port: int, servers: list[uvicorn.Server]) -> asyncio.Task[None]:
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
+    # an open Akku event stream never ends by itself: stopping waits for it at most this long
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=3
+    )
     server = EmbeddedServer(config)
     servers.append(server)
     task = asyncio.create_task(server.serve(), name=f"http:{port}")

@@ -47,9 +47,10 @@ async def test_the_action_limit_holds_through_timeouts_and_a_worker_restart(
     """A hostile SIEM names 200 real accounts; the limit is 25 and nobody answers: the timeout
     fallback (force a reset, end sessions) must not reach the other 175, now or ever."""
     folder = playbooks_with(tmp_path, "credential-stuffing", "timeout: 15m", "timeout: 2s")
-    async with running_stack(
-        client, task_queue, worker=False, akku_staff=400, riposte_playbooks_dir=folder
-    ) as stack, httpx.AsyncClient() as http:
+    async with (
+        running_stack(client, task_queue, worker=False, akku_staff=400, riposte_playbooks_dir=folder) as stack,
+        httpx.AsyncClient() as http,
+    ):
         async with running_worker(stack.settings, client):
             facts = await driver.load_scenario(http, stack, "credential_stuffing", count=200)
             answer = await driver.deliver(http, stack, "generic", facts)

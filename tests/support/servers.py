@@ -16,7 +16,9 @@ from cli.rig import free_port
 async def running_app(app: Any, *, port: int | None = None) -> AsyncIterator[str]:
     """Yield the base URL (`http://127.0.0.1:PORT`) while uvicorn serves `app`."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=2
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:
