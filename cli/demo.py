@@ -1,4 +1,4 @@
-"""`riposte demo`: the embedded stack, then the seeds' attacks through the real path.
+"""`riposte demo`: the embedded stack, then the attacks of docs/rules.md through the real path.
 
 Each scenario writes its events into the Akku simulator, and its SIEM alert is POSTed
 to the webhook gateway in that SIEM's own format (Splunk for credential stuffing,

@@ -120,7 +120,7 @@ def demo(
     ui_port: Annotated[int, typer.Option(help="Port of the Temporal UI.")] = 8233,
     verbose: Verbose = False,
 ) -> None:
-    """`riposte dev`, then the seeds' attacks fired through the real webhook path.
+    """`riposte dev`, then the attacks of docs/rules.md fired through the real webhook path.
 
     Each scenario's events appear in the Akku simulator and its SIEM alert is POSTed to the
     gateway in that SIEM's own format; live progress shows each run's stage; a summary table
@@ -206,7 +206,7 @@ def simulate_akku(
         typer.Option(min=1_000, max=10_000_000, help="Retention cap: keep the newest N events (about 670 bytes each)."),
     ] = 250_000,
 ) -> None:
-    """A local Akku API (shared/akku-api.md) with synthetic users, attack scenarios and faults.
+    """A local Akku API (docs/akku.md) with synthetic users, attack scenarios and faults.
 
     Uses AKKU_API_KEY as the key clients must present. Control endpoints under /_sim/ load
     scenarios, write events, run background traffic (POST /_sim/traffic), inject request and

@@ -1,4 +1,4 @@
-"""Riposte's own detection from Akku's event stream: the seeds' window rules, pure and bounded.
+"""Riposte's own detection from Akku's event stream: the window rules of docs/rules.md, pure and bounded.
 
 `detect.config` reads each rule's numbers from the loaded playbooks, `detect.engine` runs the
 rules over events, `detect.windows` holds the bounded state, `detect.models` the checkpoint

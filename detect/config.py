@@ -59,7 +59,7 @@ DEFAULT_WINDOW: dict[Rule, timedelta] = {
     Rule.BRUTE_FORCE_IP: timedelta(minutes=15),
     Rule.LOCKOUT_CLUSTER: timedelta(minutes=30),
     Rule.RECOVERY_STORM: timedelta(minutes=30),
-    Rule.PUSH_FLOOD: timedelta(minutes=2),  # seed 002 (push_flood.window when the playbook sets it)
+    Rule.PUSH_FLOOD: timedelta(minutes=2),  # log rules (docs/rules.md); push_flood.window wins
     Rule.IMPOSSIBLE_TRAVEL: timedelta(hours=1),
     Rule.DORMANT_ACCOUNT: timedelta(hours=24),
 }
@@ -67,12 +67,12 @@ STUFFING_ACCOUNTS = 10
 STUFFING_ACCOUNTS_PER_IP = 5
 LOCKOUT_ACCOUNTS = 3
 RECOVERY_ACCOUNTS = 3
-BRUTE_FORCE_FAILURES = 5  # seed 002: failures > 5 (brute_force_ip.threshold)
-BRUTE_FORCE_USERS = 3  # seed 002: distinct users > 3, a constant of the seed's rule as in the scoring factor
-PUSH_CHALLENGES = 5  # seed 002: more than 5 pushes (push_flood.threshold)
-TRAVEL_KMH = 1000.0  # seed 002: > 1,000 km/h (impossible_travel.threshold)
+BRUTE_FORCE_FAILURES = 5  # log rules (docs/rules.md): failures > 5 (brute_force_ip.threshold)
+BRUTE_FORCE_USERS = 3  # log rules (docs/rules.md): distinct users > 3, as in the scoring factor
+PUSH_CHALLENGES = 5  # log rules (docs/rules.md): more than 5 pushes (push_flood.threshold)
+TRAVEL_KMH = 1000.0  # log rules (docs/rules.md): > 1,000 km/h (impossible_travel.threshold)
 TRAVEL_MIN_KM = 100.0
-DORMANT_DAYS = 90.0  # seed 002: > 90 days (dormant.threshold)
+DORMANT_DAYS = 90.0  # log rules (docs/rules.md): > 90 days (dormant.threshold)
 
 
 @dataclass(frozen=True)

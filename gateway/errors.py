@@ -1,4 +1,4 @@
-"""Gateway errors, always answered as `{"error": {"code", "message"}}` (interface.md)."""
+"""Gateway errors, always answered as `{"error": {"code", "message"}}` (README: HTTP endpoints)."""
 
 from __future__ import annotations
 

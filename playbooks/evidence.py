@@ -36,7 +36,7 @@ REPUTATION_ORDER = {"good": 0, "unknown": 1, "suspicious": 2, "malicious": 3}
 
 
 def failure_risk(risk: RiskContext | None) -> str:
-    """Seed 000: an unknown device AND (unusual time OR a bad IP OR high risk) is high risk."""
+    """IAM signals (docs/rules.md): an unknown device AND (unusual time OR a bad IP OR high risk) is high risk."""
     if risk is None:
         return "medium"
     bad_ip = risk.ip_reputation in ("suspicious", "malicious")
@@ -134,7 +134,7 @@ def summarise(
 
 
 def admin_history(events: list[AuditEvent], since: datetime, days: int) -> AdminHistory:
-    """Seed 002: an admin's role assignments in the alert window vs their own prior history."""
+    """Log rules (docs/rules.md): an admin's role assignments in the alert window vs their own prior history."""
     assigned = sorted((e for e in events if e.action == ROLE_ASSIGNED and e.role), key=lambda e: e.timestamp)
     recent = [e for e in assigned if e.timestamp >= since]
     before = [e for e in assigned if e.timestamp < since]
@@ -171,7 +171,7 @@ def busiest_ips(events_by_actor: Mapping[str, Iterable[AuthEvent]], types: Itera
 def accounts_sharing_ips(
     actor_id: str, own: Iterable[AuthEvent], types: Iterable[str], by_ip: Mapping[str, set[str]]
 ) -> int:
-    """Seed 000's spread: distinct accounts (this one included) with these event types from the
+    """the IAM-signal rules' (docs/rules.md) spread: distinct accounts (this one included) with these event types from the
     addresses this account had them from."""
     wanted = set(types)
     ips = {e.source_ip for e in own if e.event_type in wanted and e.source_ip}
@@ -184,5 +184,5 @@ def accounts_sharing_ips(
 
 
 def last_success(events: Iterable[AuthEvent], before: datetime) -> datetime | None:
-    """The newest successful sign-in or MFA before `before` (seed 002's "Last Active")."""
+    """The newest successful sign-in or MFA before `before` (the log rules' (docs/rules.md) "Last Active")."""
     return max((e.timestamp for e in events if e.event_type in SUCCESS_TYPES and e.timestamp < before), default=None)

@@ -1,4 +1,4 @@
-"""Settings, exactly as shared/interface.md lists them (environment variables or `.env`).
+"""Settings, exactly as the README lists them (environment variables or `.env`).
 
 Secrets are `SecretStr`: they print as '**********' and are read only by activities
 and the gateway, never passed into a workflow.

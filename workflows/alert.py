@@ -1,7 +1,7 @@
 """AlertWorkflow: one run per alert delivery (its id derives from the alert's dedup key).
 
 It turns the alert's identities into Akku actor ids, takes the alert-wide view of any
-source IPs it names (seed 002's brute force by source IP), then enriches the actors in
+source IPs it names (the log rules' (docs/rules.md) brute force by source IP), then enriches the actors in
 batches of 100 with bounded concurrency; each batch opens or joins one investigation
 per actor (workflows/investigation.py). The evidence goes straight from the batch
 activity into the investigations, so this history stays small for 5,000 actors. An
@@ -47,7 +47,7 @@ CONCURRENCY = 4  # batches in flight at once
 MAX_ACTORS = 5000  # one alert acts on at most this many accounts
 RESOLVE_CHUNK = 500
 LOCAL_MAX_PEOPLE = 20  # an alert about at most this many people runs its steps locally
-ADMIN_HISTORY_DAYS = 90  # seed 002: compare an admin against their own last 90 days
+ADMIN_HISTORY_DAYS = 90  # log rules (docs/rules.md): compare an admin against their own last 90 days
 LIST_CAP = 100
 ArgT = TypeVar("ArgT")
 ResultT = TypeVar("ResultT")

@@ -1,1 +1,1 @@
-"""The Akku IAM API client (contract: akku-api.md)."""
+"""The Akku IAM API client (contract: docs/akku.md)."""

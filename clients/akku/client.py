@@ -1,4 +1,4 @@
-"""Async client for the Akku IAM API (akku-api.md), on httpx.
+"""Async client for the Akku IAM API (docs/akku.md), on httpx.
 
 tenacity retries a call a few times within seconds (429 after its Retry-After when that is
 short, 5xx, timeouts, dropped connections, unreadable bodies); anything longer is the

@@ -1,4 +1,4 @@
-"""Behaviour factors: one account against its own past (seed 002's MFA fatigue, impossible
+"""Behaviour factors: one account against its own past (the log rules' (docs/rules.md) MFA fatigue, impossible
 travel, dormant accounts, and an admin's role assignments)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from riposte.models.evidence import GeoPoint
 from riposte.models.playbook import FactorParams
 from riposte.models.runs import Factor
 
-PUSH_WINDOW = timedelta(minutes=2)  # seed 002: pushes within 2 minutes (the playbook's `window` wins)
+PUSH_WINDOW = timedelta(minutes=2)  # log rules (docs/rules.md): pushes within 2 minutes (the playbook's `window` wins)
 SIGN_INS = ("login.success", "mfa.success")
 SAME_PLACE_KM = 100  # closer than this is the same place, however quick
 
@@ -29,7 +29,7 @@ def max_in_window(times: list[datetime], window: timedelta) -> tuple[int, dateti
 
 
 def push_flood(params: FactorParams, inputs: Inputs) -> Factor | None:
-    """Seed 002: more than `threshold` push challenges within `window` without a success."""
+    """Log rules (docs/rules.md): more than `threshold` push challenges within `window` without a success."""
     e = inputs.evidence
     window = params.window or PUSH_WINDOW
     count, start = max_in_window(e.push_challenges, window)
@@ -53,7 +53,7 @@ def haversine_km(a: GeoPoint, b: GeoPoint) -> float:
 
 
 def impossible_travel(params: FactorParams, inputs: Inputs) -> Factor | None:
-    """Seed 002: consecutive sign-ins further apart than `threshold` km/h allows; VPN egress excluded."""
+    """Log rules (docs/rules.md): consecutive sign-ins further apart than `threshold` km/h allows; VPN egress excluded."""
     points = [
         p
         for p in sorted(inputs.evidence.geo_points, key=lambda p: p.at)
@@ -84,7 +84,7 @@ def impossible_travel(params: FactorParams, inputs: Inputs) -> Factor | None:
 
 
 def dormant(params: FactorParams, inputs: Inputs) -> Factor | None:
-    """Seed 002: an account unused for more than `threshold` days comes back. "Last active" is the
+    """Log rules (docs/rules.md): an account unused for more than `threshold` days comes back. "Last active" is the
     last success in Akku's event history before the alert's window (the user record's
     last_active_at may already show the waking sign-in); with nothing in the history read, the
     later of its start and the account's creation."""
@@ -117,7 +117,7 @@ def dormant(params: FactorParams, inputs: Inputs) -> Factor | None:
 
 
 def role_outside_history(params: FactorParams, inputs: Inputs) -> Factor | None:
-    """Seed 002: a role assignment outside the admin's own last-90-days history."""
+    """Log rules (docs/rules.md): a role assignment outside the admin's own last-90-days history."""
     admin = inputs.evidence.admin
     if admin is None:
         return None

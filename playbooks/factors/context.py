@@ -1,4 +1,4 @@
-"""Context factors: Akku's adaptive-MFA verdict (seed 000), the account's privilege, the SIEM's severity."""
+"""Context factors: Akku's adaptive-MFA verdict (docs/rules.md, IAM signals), the account's privilege, the SIEM's severity."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ SEVERITY = {Severity.LOW: 0.0, Severity.MEDIUM: 1 / 3, Severity.HIGH: 2 / 3, Sev
 
 
 def risk_shares(risk: RiskContext) -> list[tuple[str, float]]:
-    """Each dimension of seed 000's risk_context that counts, in words, with its share."""
+    """Each dimension of the IAM-signal rules' (docs/rules.md) risk_context that counts, in words, with its share."""
     shares = []
     if risk.risk_level in RISK_LEVEL:
         shares.append((f"risk {risk.risk_level}", RISK_LEVEL[risk.risk_level]))

@@ -1,5 +1,5 @@
 """Volume factors: how many failures, lockouts and recovery attempts, on how many accounts,
-from which addresses (seed 000's spikes across distinct identifiers, seed 002's brute force)."""
+from which addresses (the IAM-signal rules' (docs/rules.md) spikes across distinct identifiers, the log rules' (docs/rules.md) brute force)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ from playbooks.factors.base import (
 from riposte.models.playbook import FactorParams
 from riposte.models.runs import Factor
 
-BRUTE_FORCE_MIN_USERS = 3  # seed 002: distinct users > 3 (raised with the threshold on trusted networks)
-LOW_RISK_SHARE = 0.5  # seed 000: a failure from a known device at a normal hour from a good IP weighs less
+BRUTE_FORCE_MIN_USERS = 3  # log rules (docs/rules.md): users > 3 (raised on trusted networks)
+LOW_RISK_SHARE = 0.5  # IAM signals (docs/rules.md): a known device, normal hour, good IP weighs less
 
 
 def failures(params: FactorParams, inputs: Inputs) -> Factor | None:
-    """Failed sign-ins and MFA attempts, weighted by Akku's risk_context (seed 000): low-risk
+    """Failed sign-ins and MFA attempts, weighted by Akku's risk_context (docs/rules.md, IAM signals): low-risk
     failures count half, medium and high ones in full (high ones add `high_risk_failures`)."""
     e = inputs.evidence
     count = sum(e.counts_by_type.get(t, 0) for t in FAILURE_TYPES)
@@ -41,7 +41,7 @@ def high_risk_failures(params: FactorParams, inputs: Inputs) -> Factor | None:
 
 
 def spread(params: FactorParams, inputs: Inputs) -> Factor | None:
-    """Seed 000's stuffing signature: how many distinct accounts failed from the addresses this
+    """the IAM-signal rules' (docs/rules.md) stuffing signature: how many distinct accounts failed from the addresses this
     account failed from, across Akku in the window. One alert per person or one for all: the same."""
     e = inputs.evidence
     if e.failing_accounts_from_ips is None:  # a finding recorded before Akku was asked
@@ -54,7 +54,7 @@ def spread(params: FactorParams, inputs: Inputs) -> Factor | None:
 
 
 def recovery_spread(params: FactorParams, inputs: Inputs) -> Factor | None:
-    """Seed 000: recovery attempts across distinct identifiers from the same addresses in the window."""
+    """IAM signals (docs/rules.md): recovery attempts across distinct identifiers from the same addresses in the window."""
     e = inputs.evidence
     count = e.recovering_accounts_from_ips
     if count is None:
@@ -64,7 +64,7 @@ def recovery_spread(params: FactorParams, inputs: Inputs) -> Factor | None:
 
 
 def brute_force_ip(params: FactorParams, inputs: Inputs) -> Factor | None:
-    """Seed 002: per source IP, failures > threshold and distinct users > 3; risk = failures x users.
+    """Log rules (docs/rules.md): per source IP, failures > threshold and distinct users > 3; risk = failures x users.
     From a trusted network both thresholds (and the saturation) rise by trusted_threshold_multiplier:
     the office is allowlisted by thresholds, not skipped, so a real spray from it still fires."""
     mine = set(inputs.evidence.source_ips)

@@ -33,7 +33,7 @@ class Severity(StrEnum):
 
 
 class ActionKind(StrEnum):
-    """Response actions in Akku (akku-api.md section 4 and 5)."""
+    """Response actions in Akku (docs/akku.md, actions)."""
 
     LOCK = "lock"
     UNLOCK = "unlock"

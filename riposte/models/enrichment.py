@@ -10,7 +10,7 @@ from riposte.models.alert import ActorRef
 from riposte.models.common import Model
 from riposte.models.evidence import ActorEvidence, IpStats
 
-BATCH_LIMIT = 100  # akku-api.md: at most 100 actor ids per batch call
+BATCH_LIMIT = 100  # docs/akku.md: at most 100 actor ids per batch call
 
 
 class ResolveRequest(Model):
@@ -37,7 +37,7 @@ class EvidenceBatch(Model):
 
 
 class IpActivityRequest(Model):
-    """Seed 002's brute force by source IP: what did these addresses do across all users?"""
+    """the log rules' (docs/rules.md) brute force by source IP: what did these addresses do across all users?"""
 
     ips: list[str]
     since: datetime

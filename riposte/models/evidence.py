@@ -25,7 +25,7 @@ UserStatus = Literal["active", "locked", "disabled"]
 
 
 class RiskContext(Model):
-    """Akku's adaptive-MFA evaluation of one attempt (seed 000)."""
+    """Akku's adaptive-MFA evaluation of one attempt (docs/rules.md, IAM signals)."""
 
     risk_level: RiskLevel | None = None
     geo_anomaly: bool | None = None
@@ -76,7 +76,7 @@ class RoleChange(Model):
 
 
 class FailureRisk(Model):
-    """Failures (mfa.failure, login.failure) split by their risk_context, as seed 000 asks."""
+    """Failures (mfa.failure, login.failure) split by their risk_context, as the IAM-signal rules (docs/rules.md) asks."""
 
     high: int = 0  # unknown device AND (unusual time OR suspicious/malicious IP OR risk_level high)
     medium: int = 0
@@ -84,7 +84,7 @@ class FailureRisk(Model):
 
 
 class AdminHistory(Model):
-    """An admin's role-assignment behaviour (seed 002: compare against their history)."""
+    """An admin's role-assignment behaviour (docs/rules.md, log rules: compare against their history)."""
 
     lookback_days: int = 90
     recent: list[RoleChange] = Field(default_factory=list)  # inside the alert's lookback
@@ -93,7 +93,7 @@ class AdminHistory(Model):
 
 
 class PriorActivity(Model):
-    """Seed 002's "Last Active" table, read from the event history rather than the user record
+    """the log rules' (docs/rules.md) "Last Active" table, read from the event history rather than the user record
     (which the very sign-in that wakes a dormant account may already have updated)."""
 
     lookback_days: int  # how far before the alert's window the history was read
@@ -130,7 +130,7 @@ class ActorEvidence(Model):
 
 
 class IpStats(Model):
-    """Alert-wide activity of one source IP (seed 002's brute force by source IP)."""
+    """Alert-wide activity of one source IP (the log rules' (docs/rules.md) brute force by source IP)."""
 
     ip: str
     failures: int

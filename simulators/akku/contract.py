@@ -1,4 +1,4 @@
-"""The contract's routes (akku-api.md) under /api: events, the stream, batch queries, users,
+"""The contract's routes (docs/akku.md) under /api: events, the stream, batch queries, users,
 actions, admin audit events and login metrics."""
 
 from __future__ import annotations

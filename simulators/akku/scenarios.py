@@ -1,4 +1,4 @@
-"""Scripted attacks from the seeds, and the false positives a good engine must not lock.
+"""Scripted attacks from docs/rules.md, and the false positives a good engine must not lock.
 
 Each scenario writes its events into the store, timed just before the moment it is
 loaded, and returns the facts a SIEM would put in its alert (rule name, detection, the
@@ -65,7 +65,7 @@ def _actors(store: Store, options: dict[str, Any], count: int, prefix: str = "u_
 
 
 def credential_stuffing(store: Store, now: datetime, options: dict[str, Any]) -> Facts:
-    """Seed 000: MFA failures spike across dozens of accounts within minutes, rotating IPs, unknown devices."""
+    """IAM signals (docs/rules.md): MFA failures spike across dozens of accounts within minutes, rotating IPs, unknown devices."""
     actors = _actors(store, options, 24)
     ips: list[str] = []
     for i, actor in enumerate(actors):
@@ -101,7 +101,7 @@ def credential_stuffing(store: Store, now: datetime, options: dict[str, Any]) ->
 
 
 def brute_force(store: Store, now: datetime, options: dict[str, Any]) -> Facts:
-    """Seed 002: one source IP, failures > 5 across distinct users > 3, lockouts."""
+    """Log rules (docs/rules.md): one source IP, failures > 5 across distinct users > 3, lockouts."""
     actors = _actors(store, options, 5)
     ip = ip_in(ATTACKER_CIDR, 66)
     for i, actor in enumerate(actors):  # a user every 15 s, 4 failures each: > 3 users inside a minute
@@ -133,7 +133,7 @@ def brute_force(store: Store, now: datetime, options: dict[str, Any]) -> Facts:
 
 
 def recovery_storm(store: Store, now: datetime, options: dict[str, Any]) -> Facts:
-    """Seed 000: bursts of account-recovery attempts, the social-engineering signal."""
+    """IAM signals (docs/rules.md): bursts of account-recovery attempts, the social-engineering signal."""
     actors = _actors(store, options, 3)
     ips = []
     for i, actor in enumerate(actors):
@@ -166,7 +166,7 @@ def recovery_storm(store: Store, now: datetime, options: dict[str, Any]) -> Fact
 
 
 def mfa_fatigue(store: Store, now: datetime, options: dict[str, Any]) -> Facts:
-    """Seed 002: more than 5 push challenges in 2 minutes, none approved."""
+    """Log rules (docs/rules.md): more than 5 push challenges in 2 minutes, none approved."""
     actors = _actors(store, options, 1)
     ip = ip_in(ATTACKER_CIDR, 77)
     for actor in actors:
@@ -181,7 +181,7 @@ def mfa_fatigue(store: Store, now: datetime, options: dict[str, Any]) -> Facts:
                 ip,
                 "Frankfurt",
                 mfa_method="push",
-                failure_reason="method_unavailable",  # seed 000: the push went unanswered
+                failure_reason="method_unavailable",  # IAM signals (docs/rules.md): the push went unanswered
                 outcome="failure",
                 risk_context=risk,
             )
@@ -191,7 +191,7 @@ def mfa_fatigue(store: Store, now: datetime, options: dict[str, Any]) -> Facts:
 
 
 def impossible_travel(store: Store, now: datetime, options: dict[str, Any]) -> Facts:
-    """Seed 002: consecutive logins faster than 1,000 km/h (Chennai, then Frankfurt 20 min later)."""
+    """Log rules (docs/rules.md): consecutive logins faster than 1,000 km/h (Chennai, then Frankfurt 20 min later)."""
     actors = _actors(store, options, 1)
     ip = ip_in(ATTACKER_CIDR, 88)
     for actor in actors:
@@ -211,7 +211,7 @@ def impossible_travel(store: Store, now: datetime, options: dict[str, Any]) -> F
 
 
 def dormant_account(store: Store, now: datetime, options: dict[str, Any]) -> Facts:
-    """Seed 002: an account inactive for more than 90 days signs in."""
+    """Log rules (docs/rules.md): an account inactive for more than 90 days signs in."""
     actors = _actors(store, options, 1, prefix="u_2")
     ip = ip_in(ATTACKER_CIDR, 99)
     for actor in actors:
@@ -230,7 +230,7 @@ def dormant_account(store: Store, now: datetime, options: dict[str, Any]) -> Fac
 
 
 def lockout_cluster(store: Store, now: datetime, options: dict[str, Any]) -> Facts:
-    """Seed 000: lockouts on several distinct identifiers within minutes, each after a run of failures."""
+    """IAM signals (docs/rules.md): lockouts on several distinct identifiers within minutes, each after a run of failures."""
     actors = _actors(store, options, 6)
     ips = []
     for i, actor in enumerate(actors):
@@ -265,7 +265,7 @@ def lockout_cluster(store: Store, now: datetime, options: dict[str, Any]) -> Fac
 
 
 def admin_elevation(store: Store, now: datetime, options: dict[str, Any]) -> Facts:
-    """Seed 002: an admin assigns a role outside their own 90-day history (global_admin)."""
+    """Log rules (docs/rules.md): an admin assigns a role outside their own 90-day history (global_admin)."""
     admin = "u_admin3"  # has assigned only helpdesk_admin and ivr_admin before
     target = options.get("target") or store.pick(1)[0]
     at = now - timedelta(minutes=4)

@@ -1,4 +1,4 @@
-"""The Akku simulator: the whole API contract (akku-api.md) over real HTTP, plus controls.
+"""The Akku simulator: the whole API contract (docs/akku.md) over real HTTP, plus controls.
 
 `/api/...` is the contract, guarded by the API key (simulators/akku/contract.py). `/_sim/...`
 drives the simulation (simulators/akku/controls.py): load scenarios, write events, read the

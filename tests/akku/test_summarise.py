@@ -1,4 +1,4 @@
-"""The evidence summariser, without HTTP: counts exact, lists capped, seed 000's risk split."""
+"""The evidence summariser, without HTTP: counts exact, lists capped, the IAM-signal rules' (docs/rules.md) risk split."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Settings: interface.md's variables, secrets hidden, bad values named."""
+"""Settings: the README's settings, secrets hidden, bad values named."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ bodies each SIEM would build from one of their result rows.
 A rule file opens with a `riposte:` header in the language's comment syntax (SPL: a ``` block;
 KQL, ES|QL: `//` lines) that names the rule, the detection and playbook it should reach, the
 webhook, and the fields its final projection outputs. The bodies follow
-/work/shared/reference/integration-formats.md: Splunk's six keys with the first result row,
+the SIEMs' own documentation (docs/siem/): Splunk's six keys with the first result row,
 Sentinel's incident through the Logic App body in detections/sentinel/logic-app-body.json, and
 Kibana's connector body rendered from detections/elastic/connector-body.mustache.
 """

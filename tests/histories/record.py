@@ -14,47 +14,141 @@ import asyncio
 import sys
 from pathlib import Path
 
+from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
 from cli.devserver import find_binary
-from cli.driver import fire_scenario, settle
+from cli.driver import Fired, deliver, investigation_status, load_scenario, settle, wait_for_stage
 from cli.rig import running_stack
+from cli.stack import Stack
 from riposte import search_attributes
 from riposte.temporal import data_converter
+from tests.histories.timed import record_timed
 
 OUT = Path(__file__).parent
-SCENARIOS = ("mfa_fatigue", "admin_elevation")
 
 
-async def record(tag: str) -> list[Path]:
-    env = await WorkflowEnvironment.start_local(
+async def _dev_server() -> WorkflowEnvironment:
+    return await WorkflowEnvironment.start_local(
         data_converter=data_converter(),
         dev_server_existing_path=str(find_binary("temporal")),
         search_attributes=search_attributes.ALL,
         dev_server_log_level="error",
     )
+
+
+async def stack_branches(stack: Stack) -> list[tuple[str, str]]:
+    """Every branch the real stack reaches without waiting: (name, workflow id) pairs."""
+    import httpx
+
+    from cli.emergency import pause_actions, resume_actions
+
+    runs: list[tuple[str, str]] = []
+
+    async def fired(name: str, scenario: str, approve: bool | None, **options: object) -> dict[str, str]:
+        async with httpx.AsyncClient() as http:
+            facts = await load_scenario(http, stack, scenario, **options)
+            answer = await deliver(http, stack, "generic", facts)
+        answer.raise_for_status()
+        shot = Fired(scenario, "generic", facts, answer.json()["workflow_id"], "started", facts["window_end"])
+        runs.append((f"{name}-alert", shot.alert_workflow_id))
+        statuses = await settle(stack, shot, approve=approve, timeout=120)
+        return {s.actor_id: w for w, s in statuses.items()}
+
+    acted = await fired("act", "mfa_fatigue", None)
+    runs.append(("act", next(iter(acted.values()))))
+    approved = await fired("approve-by-click", "dormant_account", True)
+    runs.append(("approve-by-click", next(iter(approved.values()))))
+    denied = await fired("deny", "impossible_travel", False)
+    runs.append(("deny", next(iter(denied.values()))))
+    quiet = await fired("notify-observe", "office_login_burst", None)
+    runs += [(f"notify-observe-{n}", w) for n, w in enumerate(list(quiet.values())[:3])]
+    storm = await fired("governor-refusal", "credential_stuffing", None, count=30)
+    by_stage: dict[str, str] = {}
+    for workflow_id in storm.values():
+        status = await investigation_status(stack.client, workflow_id)
+        if status is not None:
+            by_stage.setdefault(str(status.stage), workflow_id)
+    runs += [(f"governor-{stage}", w) for stage, w in by_stage.items()]
+    # a second finding about a person who is waiting for a decision: merged, asked once
+    async with httpx.AsyncClient() as http:
+        first = await load_scenario(http, stack, "dormant_account")
+        await deliver(http, stack, "generic", first)
+        waiting = await wait_for_stage(stack.client, f"investigation-{first['actor_ids'][0]}", "waiting_for_approval")
+        second = await load_scenario(http, stack, "impossible_travel", actor_ids=[waiting.actor_id])
+        await deliver(http, stack, "generic", second)
+    runs.append(("merged-while-waiting", f"investigation-{waiting.actor_id}"))
+    # the emergency stop: an automatic decision goes to a person
+    await pause_actions(stack.client, stack.settings, by="histories", reason="recording")
+    paused = await fired("paused", "mfa_fatigue", True)
+    runs.append(("paused", next(iter(paused.values()))))
+    await resume_actions(stack.client, stack.settings, by="histories")
+    runs.append(("governor", f"riposte-action-governor/{stack.settings.temporal_task_queue}"))
+    return runs
+
+
+def _write(tag: str, name: str, history: WorkflowHistory, written: list[Path]) -> None:
+    kind = history.events[0].workflow_execution_started_event_attributes.workflow_type.name
+    path = OUT / f"{tag}-{kind}-{name}.json"
+    if path.exists():
+        raise SystemExit(f"{path} exists: choose another tag")
+    path.write_text(history.to_json())
+    written.append(path)
+
+
+async def record(tag: str) -> list[Path]:
     written: list[Path] = []
+    env = await _dev_server()
     try:
-        client = env.client
-        async with running_stack(client, "riposte-histories") as stack:
-            ids: list[str] = []
-            for scenario in SCENARIOS:
-                fired = await fire_scenario(stack, scenario)
-                ids.append(fired.alert_workflow_id)
-                for investigation in await settle(stack, fired, approve=True):
-                    ids.append(investigation)
-            ids.append(f"riposte-action-governor/{stack.settings.temporal_task_queue}")
-            for workflow_id in ids:
-                history = await client.get_workflow_handle(workflow_id).fetch_history()
-                kind = history.events[0].workflow_execution_started_event_attributes.workflow_type.name
-                path = OUT / f"{tag}-{kind}-{len(written)}.json"
-                if path.exists():
-                    raise SystemExit(f"{path} exists: choose another tag")
-                path.write_text(history.to_json())
-                written.append(path)
+        async with running_stack(env.client, "riposte-histories", akku_staff=400) as stack:
+            for name, workflow_id in await stack_branches(stack):
+                _write(tag, name, await env.client.get_workflow_handle(workflow_id).fetch_history(), written)
     finally:
         await env.shutdown()
+    timed = await WorkflowEnvironment.start_time_skipping(
+        data_converter=data_converter(), test_server_existing_path=str(find_binary("temporal-test-server"))
+    )
+    try:
+        for name, history in await record_timed(timed):
+            _write(tag, name, history, written)
+    finally:
+        await timed.shutdown()
     return written
+
+
+def shape(history: WorkflowHistory) -> tuple[str, ...]:
+    """The event sequence a replay checks: event types with their activity, workflow, marker,
+    signal and update names (payloads, ids and times left out)."""
+    steps = []
+    for event in history.events:
+        kind = event.WhichOneof("attributes") or ""
+        attrs = getattr(event, kind) if kind else None
+        fields = attrs.DESCRIPTOR.fields_by_name if attrs is not None else {}
+        detail = ""
+        for name in ("activity_type", "workflow_type"):
+            if name in fields:
+                detail = getattr(attrs, name).name
+        for name in ("marker_name", "signal_name"):
+            if name in fields:
+                detail = getattr(attrs, name)
+        if "accepted_request" in fields:
+            detail = attrs.accepted_request.input.name  # type: ignore[union-attr]
+        steps.append(f"{kind}:{detail}")
+    return tuple(steps)
+
+
+def prune() -> list[Path]:
+    """Keep one file per distinct event sequence (the oldest name); delete exact duplicates."""
+    seen: dict[tuple[str, ...], Path] = {}
+    removed = []
+    for path in sorted(p for p in OUT.glob("*.json") if p.name != "fingerprints.json"):
+        key = shape(WorkflowHistory.from_json(path.stem, path.read_text()))
+        if key in seen:
+            path.unlink()
+            removed.append(path)
+        else:
+            seen[key] = path
+    return removed
 
 
 async def record_detector(tag: str) -> list[Path]:
@@ -117,11 +211,13 @@ async def record_detector(tag: str) -> list[Path]:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 2 and sys.argv[2] == "--detector":
-        for path in asyncio.run(record_detector(sys.argv[1])):
-            sys.stdout.write(f"wrote {path}\n")
+    args = sys.argv[1:]
+    if args == ["--prune"]:
+        for path in prune():
+            sys.stdout.write(f"removed {path} (same event sequence as another history)\n")
         raise SystemExit(0)
-    if len(sys.argv) < 2:
-        raise SystemExit("usage: python -m tests.histories.record TAG   (e.g. v1, or the change's patch id)")
-    for path in asyncio.run(record(sys.argv[1])):
+    if not args:
+        raise SystemExit("usage: python -m tests.histories.record TAG [--detector] | --prune")
+    recorder = record_detector if "--detector" in args else record
+    for path in asyncio.run(recorder(args[0])):
         sys.stdout.write(f"wrote {path}\n")

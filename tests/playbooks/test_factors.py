@@ -52,7 +52,7 @@ def points(factor: Factor | None) -> float:
     return 0.0 if factor is None else factor.points
 
 
-# --- failures, weighed by risk_context (seed 000) ---------------------------------------------
+# --- failures, weighed by risk_context (docs/rules.md, IAM signals) ---------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -100,7 +100,7 @@ def test_recovery_spread(accounts: int | None, expected: float) -> None:
     assert points(recovery_spread(params, inputs(evidence(recovering_accounts_from_ips=accounts)))) == expected
 
 
-# --- brute force by source IP (seed 002), the office raised not skipped -----------------------
+# --- brute force by source IP (docs/rules.md, log rules), the office raised not skipped -----------------------
 
 BRUTE = FactorParams(weight=90, threshold=5, saturate_at=60)
 
@@ -132,7 +132,7 @@ def test_brute_force_ignores_addresses_the_account_never_used() -> None:
     assert brute_force_ip(BRUTE, inputs(evidence(source_ips=["203.0.113.10"]), context)) is None
 
 
-# --- MFA fatigue, travel, dormancy, admin history (seed 002) -----------------------------------
+# --- MFA fatigue, travel, dormancy, admin history (docs/rules.md, log rules) -----------------------------------
 
 PUSHES = FactorParams(weight=90, threshold=5, saturate_at=12, window=timedelta(minutes=2))
 

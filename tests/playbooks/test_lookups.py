@@ -1,5 +1,5 @@
 """The reads a playbook asks for beyond the actors' own events, against the Akku simulator over
-real HTTP: spread by source IP (seed 000) and prior activity (seed 002's dormant accounts), one
+real HTTP: spread by source IP (docs/rules.md, IAM signals) and prior activity (the log rules' (docs/rules.md) dormant accounts), one
 call each per batch, addresses capped, and only when the playbook scores them."""
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from playbooks.loader import PlaybookSet
 from riposte.models.actions import ActionRequest, ActionResult
@@ -81,6 +82,7 @@ class Script:
     approvers: list[list[str]] = field(default_factory=list)  # one list per round, in order
     permits: list[bool] = field(default_factory=list)  # answers in order; then granted
     rounds: list[str] = field(default_factory=list)  # request ids, in the order they were asked
+    post_failures: int = 0  # Slack refuses this many posts first (down at the ask, at the reminder)
     posted: list[ApprovalRequest] = field(default_factory=list)
     writes: list[ActionRequest] = field(default_factory=list)
     updates: list[ApprovalUpdate] = field(default_factory=list)
@@ -102,6 +104,9 @@ class Script:
 
         @activity.defn(name="Ask for approval in Slack")
         async def post_approval(request: ApprovalRequest) -> ApprovalPosted:
+            if script.post_failures > 0:
+                script.post_failures -= 1
+                raise ApplicationError("Slack is down", type="SlackUnavailable", non_retryable=True)
             script.posted.append(request)
             return ApprovalPosted(channel=request.channel or "C1", ts=f"{len(script.posted)}.0")
 

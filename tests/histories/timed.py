@@ -1,0 +1,185 @@
+"""The investigation's time-driven branches, recorded on Temporal's time-skipping server.
+
+The workflow code is the real InvestigationWorkflow; its Slack, Akku, governor and scoring
+steps answer from a script (tests/workflows/doubles.py), so each branch is reached on purpose
+and quickly: a reminder, the escalation to a second channel, the deadline with the fallback
+(permit granted, permit refused, or no fallback after a refused automatic action), Slack down
+at the ask and at the reminder, the quiet period closing the run, continue-as-new carrying the
+state. Each history is exported for tests/histories/ (record.py writes the files).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from temporalio.client import WorkflowHandle, WorkflowHistory
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from riposte.models.common import ActionKind, DetectionType, Response
+from riposte.models.playbook import Approval
+from riposte.models.runs import (
+    ADD_FINDING,
+    DECIDE,
+    STATUS,
+    DecisionRequest,
+    Finding,
+    InvestigationInput,
+    InvestigationStatus,
+    RunOptions,
+)
+from tests.workflows.doubles import Script, assessment, finding
+from workflows.investigation import InvestigationWorkflow
+
+APPROVAL = Approval(
+    timeout=timedelta(minutes=15),
+    remind_after=timedelta(minutes=5),
+    escalate_after=timedelta(minutes=10),
+    escalate_channel="C0LEADS",
+    on_timeout="act",
+    fallback_actions=[ActionKind.FORCE_PASSWORD_RESET, ActionKind.REVOKE_SESSIONS],
+)
+
+
+def with_approval(base: Finding, approval: Approval) -> Finding:
+    rules = base.playbook.playbook.model_copy(update={"approval": approval})
+    return base.model_copy(update={"playbook": base.playbook.model_copy(update={"playbook": rules})})
+
+
+async def pending(handle: WorkflowHandle[object, object]) -> InvestigationStatus:
+    for _ in range(400):
+        status: InvestigationStatus = await handle.query(STATUS, result_type=InvestigationStatus)
+        if status.pending is not None:
+            return status
+        await asyncio.sleep(0.05)
+    raise RuntimeError("the investigation never asked")
+
+
+Branch = Callable[[WorkflowEnvironment, str, Script], Awaitable[WorkflowHandle[object, object]]]
+
+
+async def _start(
+    env: WorkflowEnvironment, queue: str, name: str, options: RunOptions | None = None
+) -> WorkflowHandle[object, object]:
+    return await env.client.start_workflow(
+        "InvestigationWorkflow",
+        InvestigationInput(actor_id=f"u_{name}", options=options or RunOptions()),
+        id=f"investigation-{name}-{uuid.uuid4().hex[:6]}",
+        task_queue=queue,
+    )
+
+
+async def reminder_escalation_and_fallback(
+    env: WorkflowEnvironment, queue: str, script: Script
+) -> WorkflowHandle[object, object]:
+    """Nobody answers: reminded at 5 min, escalated at 10, the fallback (with a permit) at 15."""
+    script.assessments["credential_stuffing"] = assessment(
+        Response.APPROVE, [ActionKind.LOCK], playbook="credential-stuffing"
+    )
+    handle = await _start(env, queue, "timed1")
+    await handle.signal(
+        ADD_FINDING, with_approval(finding("u_timed1", DetectionType.CREDENTIAL_STUFFING, "t1"), APPROVAL)
+    )
+    await handle.result()  # skips time: remind, escalate, deadline, fallback, quiet period, close
+    return handle
+
+
+async def fallback_refused_then_a_person(
+    env: WorkflowEnvironment, queue: str, script: Script
+) -> WorkflowHandle[object, object]:
+    """The deadline passes, the fallback's permit is refused: the run waits on; a person decides."""
+    script.assessments["brute_force"] = assessment(Response.APPROVE, [ActionKind.LOCK], playbook="brute-force")
+    script.permits = [False]
+    handle = await _start(env, queue, "timed2")
+    await handle.signal(ADD_FINDING, with_approval(finding("u_timed2", DetectionType.BRUTE_FORCE, "t2"), APPROVAL))
+    status = await pending(handle)
+    assert status.pending is not None
+    await env.sleep(timedelta(minutes=20))  # past the deadline: the permit is refused, the run waits on
+    await handle.execute_update(
+        DECIDE, DecisionRequest(request_id=status.pending.request_id, option_id="approve", decided_by="U0ANALYST")
+    )
+    await handle.result()
+    return handle
+
+
+async def refused_action_never_falls_back(
+    env: WorkflowEnvironment, queue: str, script: Script
+) -> WorkflowHandle[object, object]:
+    """The action limit sends an automatic decision to a person; at the deadline no fallback."""
+    script.assessments["mfa_fatigue"] = assessment(Response.ACT, [ActionKind.RESET_MFA], playbook="mfa-fatigue")
+    script.permits = [False]
+    handle = await _start(env, queue, "timed3")
+    await handle.signal(ADD_FINDING, with_approval(finding("u_timed3", DetectionType.MFA_FATIGUE, "t3"), APPROVAL))
+    status = await pending(handle)
+    assert status.pending is not None
+    await env.sleep(timedelta(minutes=20))
+    await handle.execute_update(
+        DECIDE, DecisionRequest(request_id=status.pending.request_id, option_id="dismiss", decided_by="U0ANALYST")
+    )
+    await handle.result()
+    return handle
+
+
+async def slack_down_at_ask_and_reminder(
+    env: WorkflowEnvironment, queue: str, script: Script
+) -> WorkflowHandle[object, object]:
+    """Slack refuses the ask and the reminder's re-post; the next reminder delivers; a person decides."""
+    script.assessments["impossible_travel"] = assessment(
+        Response.APPROVE, [ActionKind.LOCK], playbook="impossible-travel"
+    )
+    script.post_failures = 2
+    keep = APPROVAL.model_copy(update={"on_timeout": "keep_waiting", "escalate_channel": None, "escalate_after": None})
+    handle = await _start(env, queue, "timed4")
+    await handle.signal(ADD_FINDING, with_approval(finding("u_timed4", DetectionType.IMPOSSIBLE_TRAVEL, "t4"), keep))
+    for _ in range(3):
+        await env.sleep(timedelta(minutes=6))
+    status = await pending(handle)
+    assert status.pending is not None
+    await handle.execute_update(
+        DECIDE, DecisionRequest(request_id=status.pending.request_id, option_id="approve", decided_by="U0ANALYST")
+    )
+    await handle.result()
+    return handle
+
+
+async def continue_as_new_with_carried_state(
+    env: WorkflowEnvironment, queue: str, script: Script
+) -> WorkflowHandle[object, object]:
+    """Past its history limit the run continues as new, carrying findings, decisions and writes."""
+    script.assessments["low_and_slow"] = assessment(Response.ACT, [ActionKind.LOCK], playbook="low-and-slow")
+    handle = await _start(env, queue, "timed5", RunOptions(continue_as_new_after=10))
+    await handle.signal(ADD_FINDING, finding("u_timed5", DetectionType.LOW_AND_SLOW, "t5"))
+    first = env.client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id)
+    for _ in range(400):
+        described = await first.describe()
+        if described.status is not None and described.status.name != "RUNNING":
+            break
+        await asyncio.sleep(0.05)
+    return first
+
+
+BRANCHES: tuple[Branch, ...] = (
+    reminder_escalation_and_fallback,
+    fallback_refused_then_a_person,
+    refused_action_never_falls_back,
+    slack_down_at_ask_and_reminder,
+    continue_as_new_with_carried_state,
+)
+
+
+async def record_timed(env: WorkflowEnvironment) -> list[tuple[str, WorkflowHistory]]:
+    """Each branch on its own task queue; returns (workflow id, first run's history) pairs."""
+    histories = []
+    for branch in BRANCHES:
+        script = Script()
+        queue = f"timed-{uuid.uuid4().hex[:8]}"
+        async with Worker(
+            env.client, task_queue=queue, workflows=[InvestigationWorkflow], activities=script.activities()
+        ):
+            handle = await branch(env, queue, script)
+            first = env.client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id or handle.run_id)
+            histories.append((branch.__name__, await first.fetch_history()))
+    return histories
