@@ -20,6 +20,7 @@ from temporalio.worker import Worker
 
 from activities.akku import AkkuActivities
 from activities.decide import evaluate
+from activities.deciders import DeciderActivities
 from activities.detector import DetectorActivities
 from activities.detector_metrics import serve_metrics
 from activities.dispatch import DispatchActivities
@@ -53,6 +54,7 @@ async def activities(settings: Settings, client: Client, task_queue: str) -> Asy
         dispatch = DispatchActivities(akku, client, task_queue, RunNames.from_settings(settings))
         governor = GovernorActivities(client, task_queue)
         slack_acts = SlackActivities(slack, settings)
+        deciders = DeciderActivities(slack_acts, akku, settings)
         exits.push_async_callback(governor.aclose)
         yield [
             akku_acts.resolve_identities,
@@ -64,6 +66,7 @@ async def activities(settings: Settings, client: Client, task_queue: str) -> Asy
             slack_acts.post_approval,
             slack_acts.update_approval,
             slack_acts.notify,
+            deciders.confirm,
             evaluate,
         ]
 

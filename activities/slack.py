@@ -71,7 +71,8 @@ class SlackActivities:
         self._slack = slack
         self._settings = settings
 
-    async def _allowed(self, request: ApprovalRequest) -> list[str]:
+    async def allowed(self, request: ApprovalRequest) -> list[str]:
+        """Who may decide now: the approvers and the approver group, minus the person under investigation."""
         allowed = list(request.approvers or self._settings.slack_approver_ids)
         group = request.approver_group or self._settings.slack_approver_group
         if group:
@@ -93,12 +94,12 @@ class SlackActivities:
     @activity.defn(name="Find who may decide in Slack")
     async def approvers(self, request: ApprovalRequest) -> Approvers:
         """Before the message exists, so a click can never arrive before its clicker is known."""
-        return Approvers(ids=await self._allowed(request))
+        return Approvers(ids=await self.allowed(request))
 
     @activity.defn(name="Ask for approval in Slack")
     async def post_approval(self, request: ApprovalRequest) -> ApprovalPosted:
         channel = request.channel or self._settings.slack_approval_channel
-        allowed = await self._allowed(request)
+        allowed = await self.allowed(request)
         mentions = " ".join(f"<@{u}>" for u in allowed[:10])
         note = f"Who may decide: {mentions}" if mentions else "No approver configured: decide with `riposte approve`"
         if request.required_approvers > 1:

@@ -28,8 +28,9 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureEr
 from temporalio.service import RPCError
 
 from cli import driver
+from cli.operators import signed_decision, signer
 from cli.stack import Stack, StackOptions, embedded_stack, print_banner
-from riposte.models.runs import DECIDE, AlertRunOutcome, DecisionRequest, InvestigationStatus
+from riposte.models.runs import DECIDE, AlertRunOutcome, InvestigationStatus
 from riposte.settings import Settings
 from riposte.temporal import run_url
 
@@ -265,16 +266,12 @@ async def _auto_decide(stack: Stack, http: httpx.AsyncClient, client: Client, in
         if answer.status_code == 200:
             inv.clicked = pending.request_id
         return  # not posted yet (404): try again at the next poll
+    me = signer(stack.settings, None)
+    if me is None:
+        return
     inv.clicked = pending.request_id
     await client.get_workflow_handle(inv.workflow_id).execute_update(
-        DECIDE,
-        DecisionRequest(
-            request_id=pending.request_id,
-            option_id=chosen.id,
-            decided_by="cli:demo",
-            decided_by_name="demo --auto-approve",
-            via="cli",
-        ),
+        DECIDE, signed_decision(me, inv.workflow_id, pending.request_id, chosen.id)
     )
 
 

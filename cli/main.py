@@ -304,14 +304,17 @@ def _decide(run_ref: str, approve: bool, option: str | None, operator: str | Non
             investigation_id(settings, run_ref),
             approve=approve,
             option=option,
-            operator=operator or getpass.getuser(),
+            operator=operator,
         )
     )
 
 
 RunArg = Annotated[str, typer.Argument(help="Investigation workflow id, or the Akku actor id (u_48213).")]
 OptionOpt = Annotated[str | None, typer.Option("--option", help="Which offered option to choose (see `riposte show`).")]
-AsOpt = Annotated[str | None, typer.Option("--as", help="Operator name recorded with the decision (default: $USER).")]
+AsOpt = Annotated[
+    str | None,
+    typer.Option("--as", help="Operator name recorded (default: the name in RIPOSTE_OPERATOR_TOKEN, else $USER)."),
+]
 
 
 @app.command()

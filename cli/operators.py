@@ -14,6 +14,7 @@ from temporalio.worker import Replayer
 
 from riposte import search_attributes as sa
 from riposte.models.runs import DECIDE, STATUS, DecisionAck, DecisionRequest, InvestigationOutcome, InvestigationStatus
+from riposte.operators import Operator, parse_operator, parse_operators, proof
 from riposte.pseudonyms import RunNames
 from riposte.settings import Settings
 from riposte.temporal import data_converter, make_client, run_url
@@ -23,8 +24,42 @@ async def _client(settings: Settings) -> Client:
     return await make_client(settings)
 
 
-async def decide(settings: Settings, workflow_id: str, *, approve: bool, option: str | None, operator: str) -> int:
-    """Decide a waiting investigation from the shell; the workflow's validator is the judge."""
+def signer(settings: Settings, operator: str | None) -> Operator | None:
+    """Whose token signs a CLI decision: the shell's own RIPOSTE_OPERATOR_TOKEN, or (on a machine
+    that runs the workers, e.g. `riposte dev`) the named operator's entry in RIPOSTE_OPERATOR_TOKENS."""
+    if settings.riposte_operator_token is not None:
+        me = parse_operator(settings.riposte_operator_token.get_secret_value())
+        if operator is None or operator == me.name:
+            return me
+    if settings.riposte_operator_tokens is not None:
+        known = parse_operators(settings.riposte_operator_tokens.get_secret_value())
+        return next((o for o in known if o.name == operator or operator is None), None)
+    return None
+
+
+def signed_decision(me: Operator, workflow_id: str, request_id: str, option_id: str) -> DecisionRequest:
+    return DecisionRequest(
+        request_id=request_id,
+        option_id=option_id,
+        decided_by=f"cli:{me.name}",
+        decided_by_name=me.name,
+        via="cli",
+        proof=proof(me, workflow_id=workflow_id, request_id=request_id, option_id=option_id),
+    )
+
+
+async def decide(
+    settings: Settings, workflow_id: str, *, approve: bool, option: str | None, operator: str | None = None
+) -> int:
+    """Decide a waiting investigation from the shell, signed with the operator's token; the
+    workflow's validator and the worker's check of the proof are the judges."""
+    me = signer(settings, operator)
+    if me is None:
+        Console(stderr=True).print(
+            "[red]set RIPOSTE_OPERATOR_TOKEN to your 'name:token' (your Riposte admin issues it; "
+            "`riposte dev` prints one): a decision from the CLI is signed with it[/red]"
+        )
+        return 2
     client = await _client(settings)
     handle = client.get_workflow_handle(workflow_id)
     try:
@@ -47,22 +82,14 @@ async def decide(settings: Settings, workflow_id: str, *, approve: bool, option:
         return 2
     try:
         ack = await handle.execute_update(
-            DECIDE,
-            DecisionRequest(
-                request_id=pending.request_id,
-                option_id=chosen.id,
-                decided_by=f"cli:{operator}",
-                decided_by_name=operator,
-                via="cli",
-            ),
-            result_type=DecisionAck,
+            DECIDE, signed_decision(me, workflow_id, pending.request_id, chosen.id), result_type=DecisionAck
         )
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         Console(stderr=True).print(f"[red]refused: {getattr(cause, 'message', cause)}[/red]")
         return 1
     Console().print(
-        f"{workflow_id}: '{chosen.label}' recorded for {operator} "
+        f"{workflow_id}: '{chosen.label}' recorded for {me.name} "
         f"({ack.status}, {ack.approvals}/{ack.required} approvals)"
     )
     return 0

@@ -31,6 +31,8 @@ def free_port() -> int:
 
 REPO = Path(__file__).resolve().parents[1]
 WEBHOOK_TOKEN = "engine-test-webhook-token"  # noqa: S105 - a rig value, not a real secret
+# rig operators for CLI decisions (cli.operators.signer finds each by name on this machine)
+OPERATOR_TOKENS = ",".join(f"{name}:rig-{name}-operator-token" for name in ("maria", "driver", "demo", "histories"))
 WEBHOOK_SECRET = "whsec_" + "ZW5naW5lLXRlc3Qtd2ViaG9vay1zZWNyZXQ="  # a rig value, not a real secret
 
 
@@ -44,6 +46,7 @@ def stack_settings(client: Client, task_queue: str, **overrides: object) -> Sett
         "riposte_http_port": free_port(),
         "riposte_webhook_token": WEBHOOK_TOKEN,
         "riposte_webhook_secret": WEBHOOK_SECRET,
+        "riposte_operator_tokens": OPERATOR_TOKENS,
         "riposte_playbooks_dir": REPO / "playbooks",
         "riposte_state_dir": REPO / ".state" / "tests",
     }

@@ -6,6 +6,7 @@ and the gateway, never passed into a workflow.
 
 from __future__ import annotations
 
+import getpass
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -93,6 +94,14 @@ class Settings(BaseSettings):
     riposte_codec_tokens: SecretStr | None = Field(
         default=None, description="codec endpoint: 'operator:token', comma-separated (temporal CLI --codec-auth)"
     )
+    riposte_operator_tokens: SecretStr | None = Field(
+        default=None,
+        description="on workers: operators who may decide from the CLI, 'name:token' comma-separated (rotation: "
+        "list a name twice); unset = CLI decisions are refused",
+    )
+    riposte_operator_token: SecretStr | None = Field(
+        default=None, description="on an operator's shell: their own 'name:token' for `riposte approve` / `deny`"
+    )
     riposte_codec_jwks_url: str | None = Field(
         default=None, description="codec endpoint: JWKS of the identity provider behind the Temporal UI's login"
     )
@@ -157,6 +166,18 @@ class Settings(BaseSettings):
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("riposte_operator_tokens", "riposte_operator_token")
+    @classmethod
+    def _operators(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from riposte.operators import OperatorTokenError, parse_operators
+
+            try:
+                parse_operators(value.get_secret_value())
+            except OperatorTokenError as exc:
+                raise ValueError(str(exc)) from None
         return value
 
     @field_validator("riposte_codec_tokens")
@@ -296,6 +317,10 @@ class Settings(BaseSettings):
             update["riposte_webhook_token"] = SecretStr(secrets.token_urlsafe(24))
         if not self.riposte_webhook_secret:
             update["riposte_webhook_secret"] = [SecretStr("whsec_" + secrets.token_urlsafe(24))]
+        if self.riposte_operator_tokens is None and self.riposte_operator_token is None:
+            mine = SecretStr(f"{getpass.getuser()}:{secrets.token_urlsafe(24)}")  # the person running the stack
+            update["riposte_operator_tokens"] = mine
+            update["riposte_operator_token"] = mine
         return self.model_copy(update=update) if update else self
 
 

@@ -17,9 +17,11 @@ from enum import Enum
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as LocalBudgetSpent
 
 with workflow.unsafe.imports_passed_through():
-    from activities.retry import SLACK_NOTIFY, SLACK_POST, SLACK_TIMEOUT
+    from activities.deciders import DeciderActivities
+    from activities.retry import LOCAL_BUDGET, SLACK_NOTIFY, SLACK_POST, SLACK_TIMEOUT
     from activities.slack import SlackActivities
     from playbooks import schedule
     from playbooks.deciders import is_excluded
@@ -30,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         ApprovalRequest,
         ApprovalUpdate,
         Assessment,
+        DeciderCheck,
         DecisionAck,
         DecisionRequest,
     )
@@ -58,6 +61,7 @@ class ApprovalRound:
         self.allowed: set[str] = set()  # Slack ids allowed to decide, resolved for this round
         self.votes: dict[str, str] = {}  # decider -> option id
         self.names: dict[str, str] = {}  # decider -> display name
+        self.via: dict[str, str] = {}  # decider -> slack | cli
         self.chosen: str | None = None
         self.posted: list[ApprovalPosted] = []
 
@@ -84,13 +88,35 @@ class ApprovalRound:
         if decision.decided_by in self.votes:
             raise ValueError("you have already decided on this request")
 
+    async def confirm(self, decision: DecisionRequest) -> None:
+        """What only the worker can check, at the moment of the decision: the clicker is still an
+        approver, the CLI operator's proof holds, the decider was not favoured by a role change.
+        Fail-closed: anything unconfirmed is refused (ApplicationError NotAllowed)."""
+        try:
+            verdict = await workflow.execute_local_activity_method(
+                DeciderActivities.confirm,
+                DeciderCheck(request=self.request, decision=decision),
+                schedule_to_close_timeout=LOCAL_BUDGET,
+                retry_policy=SLACK_POST,
+            )
+        except (ActivityError, LocalBudgetSpent) as err:
+            why = activity_error_text(err) if isinstance(err, ActivityError) else str(err)
+            raise ApplicationError(f"could not confirm who is deciding ({why})", type="NotAllowed") from None
+        if not verdict.allowed:
+            raise ApplicationError(verdict.reason, type="NotAllowed")
+
     def vote(self, decision: DecisionRequest) -> DecisionAck:
         if self.chosen is not None:  # lost a race with another click
             raise ApplicationError("this request has already been decided", type="AlreadyDecided")
         self.votes[decision.decided_by] = decision.option_id
         self.names[decision.decided_by] = decision.decided_by_name or decision.decided_by
-        approvals = sum(1 for option in self.votes.values() if option == decision.option_id)
-        if approvals >= self.request.required_approvers:
+        self.via[decision.decided_by] = decision.via
+        voters = [v for v, option in self.votes.items() if option == decision.option_id]
+        approvals = len(voters)
+        required = self.request.required_approvers
+        # a two-person rule is not met by the CLI alone unless the playbook says it may be
+        in_slack = any(self.via.get(v) == "slack" for v in voters)
+        if approvals >= required and (required == 1 or in_slack or self.policy.cli_may_complete):
             self.chosen = decision.option_id
         return DecisionAck(
             status="decided" if self.chosen else "awaiting_more_approvers",

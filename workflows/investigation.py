@@ -53,7 +53,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.actions import Writes, key_base, notify, permit
     from workflows.approval import ApprovalRound, Wake
 
-CONTINUE_AS_NEW_EVENTS = 2_000
 SEEN_CAP = 500
 REQUEST_LIFETIME = timedelta(days=7)  # how long an open-ended request's buttons say they last
 
@@ -87,17 +86,23 @@ class InvestigationWorkflow:
         self._inbox.append(finding)
 
     @workflow.update(name=DECIDE)
-    def decide(self, request: DecisionRequest) -> DecisionAck:
-        if self._round is None:  # lost a race with another click
+    async def decide(self, request: DecisionRequest) -> DecisionAck:
+        approval = self._round
+        if approval is not None and workflow.patched(patches.DECIDE_CONFIRMS_DECIDER):
+            await approval.confirm(request)  # raises NotAllowed: still an approver, the operator's proof
+        if approval is None or self._round is not approval:  # lost a race with another click
             raise ApplicationError("this request has already been decided", type="AlreadyDecided")
-        return self._round.vote(request)
+        return approval.vote(request)
 
     @decide.validator
     def _check_decision(self, request: DecisionRequest) -> None:
         """Refuse before anything is written to the history."""
         if self._round is None:
             raise ValueError("no decision is pending on this investigation")
-        self._round.check(request, excluded=names_of(self._actor, self._user()))
+        excluded = names_of(self._actor, self._user())
+        if self._round.request.assessment.role_target:  # nobody decides on a role they were given
+            excluded.add(self._round.request.assessment.role_target.lower())
+        self._round.check(request, excluded=excluded)
 
     @workflow.query(name=STATUS)
     def status(self) -> InvestigationStatus:
@@ -130,7 +135,10 @@ class InvestigationWorkflow:
                     break
             await self._respond(await self._evaluate())
             info = workflow.info()
-            if info.is_continue_as_new_suggested() or info.get_current_history_length() > CONTINUE_AS_NEW_EVENTS:
+            if (
+                info.is_continue_as_new_suggested()
+                or info.get_current_history_length() > self._options.continue_as_new_after
+            ):
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(
                     InvestigationInput(actor_id=self._actor, options=self._options, carried=self._carry())

@@ -43,6 +43,7 @@ LEAN_DECISIONS = "lean-decisions-v1"
 LOCAL_DISPATCH = "local-dispatch-v1"
 GOVERNOR_OWN_TASK_QUEUE = "governor-own-task-queue-v1"
 FALLBACK_TAKES_A_PERMIT = "fallback-takes-a-permit-v1"
+DECIDE_CONFIRMS_DECIDER = "decide-confirms-decider-v1"
 
 _INVESTIGATION = "InvestigationWorkflow"
 REGISTER: tuple[Patch, ...] = (
@@ -96,6 +97,14 @@ REGISTER: tuple[Patch, ...] = (
         "because an automatic action was refused; refused, the run keeps waiting for a person",
         "(this change)",
         _older(_INVESTIGATION, FALLBACK_TAKES_A_PERMIT),
+    ),
+    Patch(
+        DECIDE_CONFIRMS_DECIDER,
+        _INVESTIGATION,
+        "each decision first confirms its decider in a local activity: still an approver in Slack, a CLI "
+        "operator's proof, not the person a role change favoured; refused if that cannot be confirmed",
+        "(this change)",
+        _older(_INVESTIGATION, DECIDE_CONFIRMS_DECIDER),
     ),
 )
 

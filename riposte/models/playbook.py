@@ -88,6 +88,11 @@ class Approval(Strict):
     escalate_after: Duration | None = None
     on_timeout: Literal["dismiss", "act", "keep_waiting"] = "dismiss"
     fallback_actions: list[ActionKind] = Field(default_factory=list, description="on_timeout: act")
+    cli_may_complete: bool = Field(
+        default=False,
+        description="with required_approvers > 1: decisions from the CLI alone may complete the rule "
+        "(by default at least one approver decides in Slack)",
+    )
 
 
 class ActionLimit(Strict):

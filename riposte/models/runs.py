@@ -56,6 +56,7 @@ class RunOptions(Model):
     """Deployment facts a workflow needs but must not read from the environment itself."""
 
     dry_run: bool = False
+    continue_as_new_after: int = Field(default=2_000, ge=10)  # history events before an investigation renews
     ui_url: str | None = None  # base of links to runs in the Temporal UI
     namespace: str = "default"
 
@@ -177,6 +178,19 @@ class DecisionRequest(Model):
     decided_by_name: str = ""
     decided_by_email: str | None = None  # from the clicker's Slack profile: nobody decides on themselves
     via: Literal["slack", "cli"] = "slack"
+    proof: str | None = None  # CLI: HMAC under the operator's token over this decision (riposte/operators.py)
+
+
+class DeciderCheck(Model):
+    """Input of the activity that confirms, at the moment of the decision, who is deciding."""
+
+    request: ApprovalRequest
+    decision: DecisionRequest
+
+
+class DeciderVerdict(Model):
+    allowed: bool
+    reason: str = ""
 
 
 class DecisionAck(Model):

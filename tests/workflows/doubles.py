@@ -23,6 +23,9 @@ from riposte.models.runs import (
     ApprovalUpdate,
     Approvers,
     Assessment,
+    DeciderCheck,
+    DeciderVerdict,
+    DecisionRequest,
     EvaluationInput,
     Finding,
     Notification,
@@ -82,6 +85,8 @@ class Script:
     approvers: list[list[str]] = field(default_factory=list)  # one list per round, in order
     permits: list[bool] = field(default_factory=list)  # answers in order; then granted
     rounds: list[str] = field(default_factory=list)  # request ids, in the order they were asked
+    removed: set[str] = field(default_factory=set)  # approvers taken off the list since the request was posted
+    confirmed: list[DecisionRequest] = field(default_factory=list)
     post_failures: int = 0  # Slack refuses this many posts first (down at the ask, at the reminder)
     posted: list[ApprovalRequest] = field(default_factory=list)
     writes: list[ActionRequest] = field(default_factory=list)
@@ -131,4 +136,19 @@ class Script:
                 key=request.key, granted=granted, used_in_window=request.limit, limit=request.limit, window_seconds=3600
             )
 
-        return [evaluate, approvers, post_approval, update_approval, notify, apply_action, acquire_permit]
+        @activity.defn(name="Confirm who is deciding")
+        async def confirm(check: DeciderCheck) -> DeciderVerdict:
+            script.confirmed.append(check.decision)
+            if check.decision.via == "cli":
+                return DeciderVerdict(allowed=check.decision.proof == "valid", reason="proof did not check out")
+            round_number = (
+                script.rounds.index(check.request.request_id) if check.request.request_id in script.rounds else 0
+            )
+            current = script.approvers[min(round_number, len(script.approvers) - 1)] if script.approvers else []
+            if check.decision.decided_by in script.removed or check.decision.decided_by not in current:
+                return DeciderVerdict(
+                    allowed=False, reason=f"{check.decision.decided_by} is no longer allowed to decide"
+                )
+            return DeciderVerdict(allowed=True)
+
+        return [evaluate, approvers, post_approval, update_approval, notify, apply_action, acquire_permit, confirm]

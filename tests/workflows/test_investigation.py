@@ -11,9 +11,8 @@ import pytest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker import Worker
 
-import workflows.investigation as investigation_module
 from riposte.models.common import ActionKind, DetectionType, Response
 from riposte.models.runs import (
     ADD_FINDING,
@@ -23,6 +22,7 @@ from riposte.models.runs import (
     DecisionRequest,
     InvestigationInput,
     InvestigationStatus,
+    RunOptions,
     Stage,
 )
 from tests.workflows.doubles import Script, assessment, finding
@@ -58,16 +58,17 @@ async def running(env: WorkflowEnvironment, task_queue: str) -> AsyncIterator[tu
         task_queue=task_queue,
         workflows=[InvestigationWorkflow],
         activities=script.activities(),
-        workflow_runner=UnsandboxedWorkflowRunner(),  # lets a test lower the continue-as-new threshold
     ):
         yield script, task_queue
 
 
-async def start(env: WorkflowEnvironment, task_queue: str, actor: str) -> WorkflowHandle[object, object]:
+async def start(
+    env: WorkflowEnvironment, task_queue: str, actor: str, options: RunOptions | None = None
+) -> WorkflowHandle[object, object]:
     """A handle on the latest run (not the first one): queries follow continue-as-new."""
     started = await env.client.start_workflow(
         "InvestigationWorkflow",
-        InvestigationInput(actor_id=actor),
+        InvestigationInput(actor_id=actor, options=options or RunOptions()),
         id=f"investigation-{actor}-{uuid.uuid4().hex[:6]}",
         task_queue=task_queue,
     )
@@ -139,15 +140,14 @@ async def test_two_people_must_agree_and_nobody_votes_twice(
 
 
 async def test_continue_as_new_carries_findings_decisions_and_applied_writes(
-    env: WorkflowEnvironment, running: tuple[Script, str], monkeypatch: pytest.MonkeyPatch
+    env: WorkflowEnvironment, running: tuple[Script, str]
 ) -> None:
     script, queue = running
-    monkeypatch.setattr(investigation_module, "CONTINUE_AS_NEW_EVENTS", 10)
     script.assessments = {
         "mfa_fatigue": assessment(Response.ACT, [ActionKind.RESET_MFA], playbook="mfa-fatigue"),
         "brute_force": assessment(Response.ACT, [ActionKind.LOCK], playbook="brute-force"),
     }
-    handle = await start(env, queue, "u_9")
+    handle = await start(env, queue, "u_9", RunOptions(continue_as_new_after=10))
     first_run = (await handle.describe()).run_id
     await handle.signal(ADD_FINDING, finding("u_9", DetectionType.MFA_FATIGUE, "c1"))
     carried = await until(handle, lambda s: len(s.decisions) == 1)
@@ -160,4 +160,57 @@ async def test_continue_as_new_carries_findings_decisions_and_applied_writes(
     assert [d.label for d in after.decisions] == ["acted"]  # an equal response is not taken twice
     assert after.stage == Stage.ACTED and after.score == 70  # carried, not started over
     assert [w.action for w in script.writes] == [ActionKind.RESET_MFA]
+    await handle.terminate("test finished")
+
+
+async def test_a_removed_approver_and_an_unsigned_cli_decision_are_refused(
+    env: WorkflowEnvironment, running: tuple[Script, str]
+) -> None:
+    script, queue = running
+    script.assessments = {
+        "dormant_account": assessment(Response.APPROVE, [ActionKind.LOCK], playbook="dormant-account"),
+    }
+    script.approvers = [["U_A", "U_B"]]
+    handle = await start(env, queue, "u_10")
+    await handle.signal(ADD_FINDING, finding("u_10", DetectionType.DORMANT_ACCOUNT, "d1"))
+    pending = (await until(handle, asked(script))).pending
+    assert pending is not None
+    script.removed.add("U_A")  # taken off the approvers after the request was posted
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(DECIDE, click(pending.request_id, "U_A"))
+    assert "no longer allowed" in str(refused.value.cause)
+    forged = DecisionRequest(
+        request_id=pending.request_id, option_id="approve", decided_by="cli:mallory", via="cli", proof="forged"
+    )
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(DECIDE, forged)
+    assert "did not check out" in str(refused.value.cause)
+    assert not script.writes and (await status(handle)).pending is not None
+    await handle.terminate("test finished")
+
+
+async def test_the_cli_alone_does_not_meet_a_two_person_rule(
+    env: WorkflowEnvironment, running: tuple[Script, str]
+) -> None:
+    script, queue = running
+    script.assessments = {
+        "admin_elevation": assessment(Response.APPROVE, [ActionKind.LOCK], playbook="admin-elevation"),
+    }
+    script.approvers = [["U_A"]]
+    handle = await start(env, queue, "u_11")
+    await handle.signal(ADD_FINDING, finding("u_11", DetectionType.ADMIN_ELEVATION, "e1", required_approvers=2))
+    pending = (await until(handle, asked(script))).pending
+    assert pending is not None
+
+    def cli(name: str) -> DecisionRequest:
+        return DecisionRequest(
+            request_id=pending.request_id, option_id="approve", decided_by=f"cli:{name}", via="cli", proof="valid"
+        )
+
+    await handle.execute_update(DECIDE, cli("alice"), result_type=DecisionAck)
+    second = await handle.execute_update(DECIDE, cli("bob"), result_type=DecisionAck)
+    assert second.status == "awaiting_more_approvers" and second.approvals == 2  # two operators, no Slack approver
+    third = await handle.execute_update(DECIDE, click(pending.request_id, "U_A"), result_type=DecisionAck)
+    assert third.status == "decided"
+    await until(handle, lambda s: s.stage == Stage.APPROVED)
     await handle.terminate("test finished")
