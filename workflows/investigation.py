@@ -11,10 +11,8 @@ person is an approval round of its own (workflows/approval.py).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -27,8 +25,6 @@ with workflow.unsafe.imports_passed_through():
     from riposte import search_attributes as sa
     from riposte.models.actions import ActionResult
     from riposte.models.common import ActionKind, Response
-    from riposte.models.evidence import UserRecord
-    from riposte.models.playbook import Approval, PlaybookSnapshot
     from riposte.models.runs import (
         ADD_FINDING,
         DECIDE,
@@ -37,7 +33,6 @@ with workflow.unsafe.imports_passed_through():
         Assessment,
         DecisionAck,
         DecisionLabel,
-        DecisionRecord,
         DecisionRequest,
         EvaluationInput,
         Finding,
@@ -52,8 +47,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows import patches
     from workflows.actions import Writes, key_base, notify, permit
     from workflows.approval import ApprovalRound, Wake
+    from workflows.case import Case
+    from workflows.ledger import Ledger
 
-SEEN_CAP = 500
 REQUEST_LIFETIME = timedelta(days=7)  # how long an open-ended request's buttons say they last
 
 
@@ -64,26 +60,21 @@ class InvestigationWorkflow:
         carried = inp.carried or InvestigationState()
         self._actor = inp.actor_id
         self._options = inp.options
-        self._findings: list[Finding] = list(carried.findings)
-        self._seen: list[str] = list(carried.seen_finding_ids)
-        self._decisions: list[DecisionRecord] = list(carried.decisions)
+        self._case = Case(self._actor, list(carried.findings), list(carried.seen_finding_ids))
+        self._ledger = Ledger(list(carried.decisions), carried.stage or Stage.ASSESSING)
         self._writes = Writes(self._actor, list(carried.applied))
         self._opened_at: datetime | None = carried.opened_at
         self._inbox: list[Finding] = []
         self._assessment: Assessment | None = carried.assessment
-        self._stage = carried.stage or Stage.ASSESSING
         self._round: ApprovalRound | None = None  # a person is being asked
-        self._search_pending: list[SearchAttributeUpdate[Any]] = []  # sent with the next stage
 
     # --- messages ------------------------------------------------------------------------
 
     @workflow.signal(name=ADD_FINDING)
     def add_finding(self, finding: Finding) -> None:
         """A finding is taken once: signal-with-start may deliver it again on a retry."""
-        if finding.finding_id in self._seen or finding.evidence.actor_id != self._actor:
-            return
-        self._seen = [*self._seen, finding.finding_id][-SEEN_CAP:]
-        self._inbox.append(finding)
+        if self._case.take(finding):
+            self._inbox.append(finding)
 
     @workflow.update(name=DECIDE)
     async def decide(self, request: DecisionRequest) -> DecisionAck:
@@ -99,7 +90,7 @@ class InvestigationWorkflow:
         """Refuse before anything is written to the history."""
         if self._round is None:
             raise ValueError("no decision is pending on this investigation")
-        excluded = names_of(self._actor, self._user())
+        excluded = names_of(self._actor, self._case.user())
         if self._round.request.assessment.role_target:  # nobody decides on a role they were given
             excluded.add(self._round.request.assessment.role_target.lower())
         self._round.check(request, excluded=excluded)
@@ -109,14 +100,14 @@ class InvestigationWorkflow:
         a, pending = self._assessment, self._round
         return InvestigationStatus(
             actor_id=self._actor,
-            stage=self._stage,
+            stage=self._ledger.stage,
             score=a.score if a else None,
             detections=a.detections if a else [],
             factors=a.factors if a else [],
             playbook=a.playbook if a else None,
             pending=pending.request if pending else None,
             approvals=sorted(pending.votes) if pending else [],
-            decisions=self._decisions,
+            decisions=self._ledger.decisions,
         )
 
     # --- the run -------------------------------------------------------------------------
@@ -129,7 +120,7 @@ class InvestigationWorkflow:
             if not self._inbox:
                 try:
                     await workflow.wait_condition(
-                        lambda: bool(self._inbox), timeout=self._quiet_period(), timeout_summary="quiet period"
+                        lambda: bool(self._inbox), timeout=self._case.quiet_period(), timeout_summary="quiet period"
                     )
                 except TimeoutError:
                     break
@@ -143,20 +134,17 @@ class InvestigationWorkflow:
                 workflow.continue_as_new(
                     InvestigationInput(actor_id=self._actor, options=self._options, carried=self._carry())
                 )
-        self._set_stage(Stage.CLOSED, f"Closed after a quiet period: {say.summary(self._decisions)}")
+        self._ledger.set_stage(Stage.CLOSED, f"Closed after a quiet period: {say.summary(self._ledger.decisions)}")
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._outcome()
 
     async def _evaluate(self) -> Assessment:
         """Merge the inbox (latest finding per detection and playbook) and score it all."""
-        for finding in self._inbox:
-            key = (finding.alert.detection, finding.playbook.name)
-            self._findings = [f for f in self._findings if (f.alert.detection, f.playbook.name) != key]
-            self._findings.append(finding)
+        self._case.merge(self._inbox)
         self._inbox = []
         assessment = await workflow.execute_local_activity(
             evaluate,
-            EvaluationInput(actor_id=self._actor, findings=self._findings, now=workflow.now()),
+            EvaluationInput(actor_id=self._actor, findings=self._case.findings, now=workflow.now()),
             start_to_close_timeout=SCORING_TIMEOUT,
             retry_policy=SCORING,
         )
@@ -171,9 +159,11 @@ class InvestigationWorkflow:
         return assessment
 
     async def _respond(self, assessment: Assessment) -> None:
-        done = max((response_rank(d.response) for d in self._decisions), default=-1)
+        done = max((response_rank(d.response) for d in self._ledger.decisions), default=-1)
         if response_rank(assessment.response) <= done:
-            self._set_stage(self._stage, f"Score {assessment.score:.0f}; no stronger response than already taken")
+            self._ledger.set_stage(
+                self._ledger.stage, f"Score {assessment.score:.0f}; no stronger response than already taken"
+            )
             return
         if assessment.response is Response.ACT:
             await self._act_automatically(assessment)
@@ -182,67 +172,71 @@ class InvestigationWorkflow:
         elif assessment.response is Response.NOTIFY:
             details = f"Score {assessment.score:.0f}: team notified, no action"
             if workflow.patched(patches.LEAN_DECISIONS):  # the decision and the stage in one upsert
-                self._record(assessment, DecisionLabel.NOTIFIED, Response.NOTIFY, "policy")
-                self._set_stage(Stage.NOTIFIED, details)
+                self._ledger.record(assessment, DecisionLabel.NOTIFIED, Response.NOTIFY, "policy")
+                self._ledger.set_stage(Stage.NOTIFIED, details)
                 await self._notify(f"FYI: {say.describe(self._actor, assessment)}", assessment, [])
                 return
-            self._set_stage(Stage.NOTIFIED, details)
+            self._ledger.set_stage(Stage.NOTIFIED, details)
             await self._notify(f"FYI: {say.describe(self._actor, assessment)}", assessment, [])
-            self._record(assessment, DecisionLabel.NOTIFIED, Response.NOTIFY, "policy")
+            self._ledger.record(assessment, DecisionLabel.NOTIFIED, Response.NOTIFY, "policy")
         elif workflow.patched(patches.LEAN_DECISIONS):
-            self._record(assessment, DecisionLabel.OBSERVED, Response.OBSERVE, "policy")
-            self._set_stage(Stage.OBSERVED, f"Score {assessment.score:.0f}: recorded, no action")
+            self._ledger.record(assessment, DecisionLabel.OBSERVED, Response.OBSERVE, "policy")
+            self._ledger.set_stage(Stage.OBSERVED, f"Score {assessment.score:.0f}: recorded, no action")
         else:
-            self._set_stage(Stage.OBSERVED, f"Score {assessment.score:.0f}: recorded, no action")
-            self._record(assessment, DecisionLabel.OBSERVED, Response.OBSERVE, "policy")
+            self._ledger.set_stage(Stage.OBSERVED, f"Score {assessment.score:.0f}: recorded, no action")
+            self._ledger.record(assessment, DecisionLabel.OBSERVED, Response.OBSERVE, "policy")
 
     # --- automatic actions ---------------------------------------------------------------
 
     async def _act_automatically(self, assessment: Assessment) -> None:
-        if not self._dry_run(assessment):
-            answer = await permit(f"{key_base()}:{len(self._decisions)}", assessment)
+        if not self._case.dry_run(assessment, self._options):
+            answer = await permit(f"{key_base()}:{len(self._ledger.decisions)}", assessment)
             if not answer.granted:
                 await self._ask(assessment, note=say.refusal_note(answer), automatic_refused=True)
                 return
-        self._set_stage(Stage.ACTING, f"Score {assessment.score:.0f}: applying {say.action_names(assessment.actions)}")
+        self._ledger.set_stage(
+            Stage.ACTING, f"Score {assessment.score:.0f}: applying {say.action_names(assessment.actions)}"
+        )
         results = await self._apply_actions(assessment.actions, assessment)
-        label = DecisionLabel.DRY_RUN if self._dry_run(assessment) else DecisionLabel.ACTED
-        self._record(assessment, label, Response.ACT, "policy", actions=assessment.actions, results=results)
-        self._set_stage(Stage(label), f"Score {assessment.score:.0f}: {say.results_text(results)}")
+        label = DecisionLabel.DRY_RUN if self._case.dry_run(assessment, self._options) else DecisionLabel.ACTED
+        self._ledger.record(assessment, label, Response.ACT, "policy", actions=assessment.actions, results=results)
+        self._ledger.set_stage(Stage(label), f"Score {assessment.score:.0f}: {say.results_text(results)}")
         await self._notify(f"Acted automatically: {say.describe(self._actor, assessment)}", assessment, results)
 
     async def _apply_actions(self, actions: list[ActionKind], assessment: Assessment) -> list[ActionResult]:
-        dry_run = self._dry_run(assessment)
-        return await self._writes.apply(actions, assessment, decision=len(self._decisions), dry_run=dry_run)
+        dry_run = self._case.dry_run(assessment, self._options)
+        return await self._writes.apply(actions, assessment, decision=len(self._ledger.decisions), dry_run=dry_run)
 
     # --- asking a person -----------------------------------------------------------------
 
     async def _ask(self, assessment: Assessment, *, note: str, automatic_refused: bool = False) -> None:
-        policy = self._policy(assessment)
+        policy = self._case.policy(assessment)
         if note:
             assessment = assessment.model_copy(update={"guard_notes": [*assessment.guard_notes, note]})
         if not assessment.options:
             assessment = assessment.model_copy(update={"options": default_options(assessment.actions)})
         opened = schedule.opened(policy, workflow.now())
         request = ApprovalRequest(
-            request_id=f"{len(self._decisions) + 1}-{str(workflow.uuid4())[:8]}",
+            request_id=f"{len(self._ledger.decisions) + 1}-{str(workflow.uuid4())[:8]}",
             workflow_id=workflow.info().workflow_id,
             run_ui_url=self._run_url(),
             actor_id=self._actor,
-            user=self._user(),
+            user=self._case.user(),
             assessment=assessment,
-            evidence=self._latest().evidence,
-            siem_url=self._latest().alert.siem_url,
+            evidence=self._case.latest().evidence,
+            siem_url=self._case.latest().alert.siem_url,
             channel=policy.channel,
             approvers=policy.approvers,
             approver_group=policy.approver_group,
             required_approvers=policy.required_approvers,
             expires_at=opened.deadline or opened.started + REQUEST_LIFETIME,
-            dry_run=self._dry_run(assessment),
+            dry_run=self._case.dry_run(assessment, self._options),
             automatic_refused=automatic_refused,
         )
         self._round = approval = ApprovalRound(request, policy, opened)
-        self._set_stage(Stage.WAITING_FOR_APPROVAL, f"Score {assessment.score:.0f}: waiting for a person to decide")
+        self._ledger.set_stage(
+            Stage.WAITING_FOR_APPROVAL, f"Score {assessment.score:.0f}: waiting for a person to decide"
+        )
         await approval.ask()
         while not approval.decided:
             wake = await approval.wait(lambda: bool(self._inbox))
@@ -263,17 +257,21 @@ class InvestigationWorkflow:
         the run keeps waiting for a person."""
         policy, assessment = approval.policy, approval.request.assessment
         writes = policy.on_timeout == "act" and not assessment.protected and bool(policy.fallback_actions)
-        if not writes or self._dry_run(assessment) or not workflow.patched(patches.FALLBACK_TAKES_A_PERMIT):
+        if (
+            not writes
+            or self._case.dry_run(assessment, self._options)
+            or not workflow.patched(patches.FALLBACK_TAKES_A_PERMIT)
+        ):
             return True
         if approval.request.automatic_refused:
             why = "no automatic fallback after an automatic action was refused; waiting for a person"
         else:
-            answer = await permit(f"{key_base()}:{len(self._decisions)}:fallback", assessment)
+            answer = await permit(f"{key_base()}:{len(self._ledger.decisions)}:fallback", assessment)
             if answer.granted:
                 return True
             why = say.refusal_note(answer).replace("escalated to a person instead of acting", "waiting for a person")
         await approval.keep_waiting(why)
-        self._set_stage(self._stage, f"Score {assessment.score:.0f}: {why}")
+        self._ledger.set_stage(self._ledger.stage, f"Score {assessment.score:.0f}: {why}")
         return False
 
     async def _conclude(self, approval: ApprovalRound) -> None:
@@ -283,17 +281,17 @@ class InvestigationWorkflow:
         option = approval.option()
         if option is not None:
             label = DecisionLabel.APPROVED if option.actions else DecisionLabel.DISMISSED
-            self._set_stage(Stage.ACTING, f"{', '.join(deciders)} chose '{option.label}'")
+            self._ledger.set_stage(Stage.ACTING, f"{', '.join(deciders)} chose '{option.label}'")
             results = await self._apply_actions(option.actions, assessment)
-            record = self._record(
+            record = self._ledger.record(
                 assessment, label, Response.APPROVE, ", ".join(deciders), option.id, option.actions, results
             )
             headline = f"{option.label}: decided by {', '.join(deciders)}"
         elif policy.on_timeout == "act" and not assessment.protected and policy.fallback_actions:
             fallback = say.action_names(policy.fallback_actions)
-            self._set_stage(Stage.ACTING, "No decision in time: applying the playbook's fallback")
+            self._ledger.set_stage(Stage.ACTING, "No decision in time: applying the playbook's fallback")
             results = await self._apply_actions(policy.fallback_actions, assessment)
-            record = self._record(
+            record = self._ledger.record(
                 assessment,
                 DecisionLabel.TIMED_OUT,
                 Response.APPROVE,
@@ -305,7 +303,7 @@ class InvestigationWorkflow:
             headline = f"No decision in {policy.timeout}: fell back to {fallback}"
         else:
             why = " (protected account: no automatic fallback)" if assessment.protected else ""
-            record = self._record(
+            record = self._ledger.record(
                 assessment,
                 DecisionLabel.TIMED_OUT,
                 Response.APPROVE,
@@ -313,7 +311,7 @@ class InvestigationWorkflow:
                 note=f"no decision in {policy.timeout}: dismissed{why}",
             )
             headline = f"No decision in {policy.timeout}: dismissed without action{why}"
-        self._set_stage(Stage(record.label), f"{headline}; {say.results_text(record.results)}")
+        self._ledger.set_stage(Stage(record.label), f"{headline}; {say.results_text(record.results)}")
         await approval.update_messages(headline, voters, record.results)
 
     async def _notify(self, headline: str, assessment: Assessment, results: list[ActionResult]) -> None:
@@ -322,7 +320,7 @@ class InvestigationWorkflow:
                 actor_id=self._actor,
                 headline=headline,
                 assessment=assessment,
-                user=self._user(),
+                user=self._case.user(),
                 results=results,
                 run_ui_url=self._run_url(),
             )
@@ -330,58 +328,20 @@ class InvestigationWorkflow:
 
     # --- the record ----------------------------------------------------------------------
 
-    def _record(
-        self,
-        assessment: Assessment,
-        label: DecisionLabel,
-        response: Response,
-        decided_by: str,
-        option_id: str | None = None,
-        actions: list[ActionKind] | None = None,
-        results: list[ActionResult] | None = None,
-        note: str = "",
-    ) -> DecisionRecord:
-        record = DecisionRecord(
-            at=workflow.now(),
-            label=label,
-            response=response,
-            score=assessment.score,
-            decided_by=decided_by,
-            option_id=option_id,
-            actions=actions or [],
-            results=results or [],
-            note=note or "; ".join(assessment.guard_notes),
-        )
-        self._decisions.append(record)
-        if workflow.patched(patches.LEAN_DECISIONS):
-            self._search_pending.append(sa.DECISION.value_set(label))  # every record is followed by a stage
-        else:
-            workflow.upsert_search_attributes([sa.DECISION.value_set(label)])
-        return record
-
-    def _set_stage(self, stage: Stage, details: str) -> None:
-        updates, self._search_pending = self._search_pending, []
-        if stage != self._stage:
-            self._stage = stage
-            updates.append(sa.STAGE.value_set(stage))
-        if updates:
-            workflow.upsert_search_attributes(updates)
-        workflow.set_current_details(details)
-
     def _carry(self) -> InvestigationState:
         return InvestigationState(
-            findings=self._findings,
-            seen_finding_ids=self._seen,
-            decisions=self._decisions,
+            findings=self._case.findings,
+            seen_finding_ids=self._case.seen,
+            decisions=self._ledger.decisions,
             applied=self._writes.applied,
             opened_at=self._opened_at,
             assessment=self._assessment,
-            stage=self._stage,
+            stage=self._ledger.stage,
         )
 
     def _outcome(self) -> InvestigationOutcome:
         a = self._assessment
-        last = self._decisions[-1] if self._decisions else None
+        last = self._ledger.decisions[-1] if self._ledger.decisions else None
         return InvestigationOutcome(
             actor_id=self._actor,
             detections=a.detections if a else [],
@@ -389,35 +349,12 @@ class InvestigationWorkflow:
             factors=a.factors if a else [],
             decision=last.label if last else DecisionLabel.OBSERVED,
             decided_by=last.decided_by if last else "policy",
-            actions=[r for d in self._decisions for r in d.results],
-            findings=len(self._seen),
+            actions=[r for d in self._ledger.decisions for r in d.results],
+            findings=len(self._case.seen),
             opened_at=self._opened_at or workflow.now(),
             closed_at=workflow.now(),
             dry_run=self._options.dry_run,
         )
-
-    # --- what the findings say -----------------------------------------------------------
-
-    def _quiet_period(self) -> timedelta:
-        windows = [f.playbook.playbook.correlation_window for f in self._findings]
-        return max(windows, default=timedelta(hours=1))
-
-    def _dry_run(self, assessment: Assessment) -> bool:
-        snapshot = self._playbook(assessment.playbook)
-        return self._options.dry_run or bool(snapshot and snapshot.playbook.dry_run)
-
-    def _policy(self, assessment: Assessment) -> Approval:
-        snapshot = self._playbook(assessment.playbook)
-        return snapshot.playbook.approval if snapshot else Approval()
-
-    def _playbook(self, name: str) -> PlaybookSnapshot | None:
-        return next((f.playbook for f in reversed(self._findings) if f.playbook.name == name), None)
-
-    def _latest(self) -> Finding:
-        return self._findings[-1]
-
-    def _user(self) -> UserRecord | None:
-        return next((f.evidence.user for f in reversed(self._findings) if f.evidence.user), None)
 
     def _run_url(self) -> str | None:
         return run_url(self._options.ui_url, self._options.namespace, workflow.info().workflow_id)

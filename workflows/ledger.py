@@ -1,0 +1,67 @@
+"""An investigation's ledger: its decisions, where it stands, and how both are made findable.
+
+Every decision is a `DecisionRecord` (score, who decided, the actions and Akku's answers); the
+stage is the run's place in its story. Both go into search attributes (RiposteDecision,
+RiposteStage) so runs can be found in the Temporal UI; since lean-decisions-v1 a decision's
+attribute goes out in one upsert with the stage that always follows it. Used only from
+workflow code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
+
+with workflow.unsafe.imports_passed_through():
+    from riposte import search_attributes as sa
+    from riposte.models.actions import ActionResult
+    from riposte.models.common import ActionKind, Response
+    from riposte.models.runs import Assessment, DecisionLabel, DecisionRecord, Stage
+    from workflows import patches
+
+
+class Ledger:
+    def __init__(self, decisions: list[DecisionRecord], stage: Stage) -> None:
+        self.decisions = decisions
+        self.stage = stage
+        self._search_pending: list[SearchAttributeUpdate[Any]] = []  # sent with the next stage
+
+    def record(
+        self,
+        assessment: Assessment,
+        label: DecisionLabel,
+        response: Response,
+        decided_by: str,
+        option_id: str | None = None,
+        actions: list[ActionKind] | None = None,
+        results: list[ActionResult] | None = None,
+        note: str = "",
+    ) -> DecisionRecord:
+        record = DecisionRecord(
+            at=workflow.now(),
+            label=label,
+            response=response,
+            score=assessment.score,
+            decided_by=decided_by,
+            option_id=option_id,
+            actions=actions or [],
+            results=results or [],
+            note=note or "; ".join(assessment.guard_notes),
+        )
+        self.decisions.append(record)
+        if workflow.patched(patches.LEAN_DECISIONS):
+            self._search_pending.append(sa.DECISION.value_set(label))  # every record is followed by a stage
+        else:
+            workflow.upsert_search_attributes([sa.DECISION.value_set(label)])
+        return record
+
+    def set_stage(self, stage: Stage, details: str) -> None:
+        updates, self._search_pending = self._search_pending, []
+        if stage != self.stage:
+            self.stage = stage
+            updates.append(sa.STAGE.value_set(stage))
+        if updates:
+            workflow.upsert_search_attributes(updates)
+        workflow.set_current_details(details)
