@@ -19,7 +19,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.worker import Worker
 
 from activities.akku import AkkuActivities
-from activities.decide import evaluate
+from activities.decide import ScoringActivities
 from activities.deciders import DeciderActivities
 from activities.detector import DetectorActivities
 from activities.detector_metrics import serve_metrics
@@ -67,7 +67,7 @@ async def activities(settings: Settings, client: Client, task_queue: str) -> Asy
             slack_acts.update_approval,
             slack_acts.notify,
             deciders.confirm,
-            evaluate,
+            ScoringActivities(settings.riposte_protected_actors).evaluate,
         ]
 
 

@@ -8,6 +8,8 @@ drives the response; guards then make it safer, never more aggressive.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from playbooks.scoring import score_finding
 from riposte.models.common import ActionKind, DetectionType, Response, Severity
 from riposte.models.evidence import UserRecord
@@ -51,8 +53,11 @@ def combine(scores: list[float]) -> float:
     return round(100 * (1 - remaining), 1)
 
 
-def protection(actor_id: str, user: UserRecord | None, guards: Guards) -> str | None:
-    if actor_id in guards.protected_actor_ids:
+def protection(actor_id: str, user: UserRecord | None, guards: Guards, everywhere: Iterable[str] = ()) -> str | None:
+    """Why this person is never acted on automatically, or None. Ids compare case-insensitively;
+    `everywhere` is the deployment's own list (RIPOSTE_PROTECTED_ACTORS) on top of the playbook's."""
+    protected = {a.lower() for a in (*guards.protected_actor_ids, *everywhere)}
+    if actor_id.lower() in protected:
         return f"{actor_id} is a protected account (break-glass)"
     if user is not None:
         roles = sorted(set(user.roles) & set(guards.protected_roles))
@@ -96,7 +101,7 @@ def evaluate(inp: EvaluationInput) -> Assessment:
         options = options or [REVOKE_ROLE, DISMISS]
         actions = actions or [ActionKind.REVOKE_ROLE]
 
-    guarded = protection(inp.actor_id, user, playbook.guards)
+    guarded = protection(inp.actor_id, user, playbook.guards, inp.protected_actor_ids)
     if response is Response.ACT and guarded:
         response = Response.APPROVE
         notes.append(f"{guarded}: never acted on automatically, a person decides")

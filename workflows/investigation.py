@@ -16,7 +16,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.decide import evaluate
+    from activities.decide import ScoringActivities
     from activities.retry import SCORING, SCORING_TIMEOUT
     from playbooks import schedule
     from playbooks import wording as say
@@ -142,8 +142,8 @@ class InvestigationWorkflow:
         """Merge the inbox (latest finding per detection and playbook) and score it all."""
         self._case.merge(self._inbox)
         self._inbox = []
-        assessment = await workflow.execute_local_activity(
-            evaluate,
+        assessment = await workflow.execute_local_activity_method(
+            ScoringActivities.evaluate,
             EvaluationInput(actor_id=self._actor, findings=self._case.findings, now=workflow.now()),
             start_to_close_timeout=SCORING_TIMEOUT,
             retry_policy=SCORING,

@@ -129,6 +129,8 @@ class EvaluationInput(Model):
     actor_id: str
     findings: list[Finding]
     now: datetime
+    # RIPOSTE_PROTECTED_ACTORS: filled in by the worker's scoring step, on top of each playbook's list
+    protected_actor_ids: list[str] = Field(default_factory=list)
 
 
 # --- approval ----------------------------------------------------------------------------

@@ -100,3 +100,18 @@ async def test_dry_run_on_the_worker_stops_writes_of_runs_already_accepted(clien
             ((_, status),) = (await driver.settle(stack, fired)).items()
         assert status.decisions[-1].results and {r.status for r in status.decisions[-1].results} == {"dry_run"}
         assert await writes(stack) == []
+
+
+async def test_riposte_protected_actors_is_never_acted_on_automatically(client: Client, task_queue: str) -> None:
+    """The deployment's own list, case-insensitive, on top of the playbook's (which does not name him)."""
+    async with running_stack(client, task_queue, riposte_protected_actors="U_10042") as stack:
+        async with httpx.AsyncClient() as http:
+            facts = await driver.load_scenario(http, stack, "mfa_fatigue", actor_ids=["u_10042"])
+            answer = await driver.deliver(http, stack, "generic", facts)
+        fired = driver.Fired(
+            "mfa_fatigue", "generic", facts, answer.json()["workflow_id"], "started", facts["window_end"]
+        )
+        status = by_actor(await driver.settle(stack, fired))["u_10042"]
+        assert status.stage == Stage.WAITING_FOR_APPROVAL and status.pending is not None
+        assert any("protected account" in n for n in status.pending.assessment.guard_notes)
+        assert await writes(stack) == []

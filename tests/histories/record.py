@@ -18,7 +18,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
 from cli.devserver import find_binary
-from cli.driver import Fired, deliver, investigation_status, load_scenario, settle, wait_for_stage
+from cli.driver import Fired, deliver, investigation_status, load_scenario, settle
 from cli.rig import running_stack
 from cli.stack import Stack
 from riposte import search_attributes
@@ -71,13 +71,15 @@ async def stack_branches(stack: Stack) -> list[tuple[str, str]]:
             by_stage.setdefault(str(status.stage), workflow_id)
     runs += [(f"governor-{stage}", w) for stage, w in by_stage.items()]
     # a second finding about a person who is waiting for a decision: merged, asked once
+    waiting = await fired("merged-first", "dormant_account", None)
+    actor, workflow_id = next(iter(waiting.items()))
     async with httpx.AsyncClient() as http:
-        first = await load_scenario(http, stack, "dormant_account")
-        await deliver(http, stack, "generic", first)
-        waiting = await wait_for_stage(stack.client, f"investigation-{first['actor_ids'][0]}", "waiting_for_approval")
-        second = await load_scenario(http, stack, "impossible_travel", actor_ids=[waiting.actor_id])
-        await deliver(http, stack, "generic", second)
-    runs.append(("merged-while-waiting", f"investigation-{waiting.actor_id}"))
+        facts = await load_scenario(http, stack, "impossible_travel", actor_ids=[actor])
+        answer = await deliver(http, stack, "generic", facts)
+    answer.raise_for_status()
+    second = Fired("impossible_travel", "generic", facts, answer.json()["workflow_id"], "started", facts["window_end"])
+    await settle(stack, second, approve=True, timeout=120)
+    runs.append(("merged-while-waiting", workflow_id))
     # the emergency stop: an automatic decision goes to a person
     await pause_actions(stack.client, stack.settings, by="histories", reason="recording")
     paused = await fired("paused", "mfa_fatigue", True)

@@ -266,3 +266,13 @@ def test_matching_prefers_the_more_specific_playbook(tmp_path: Path) -> None:
     assert (m := found.match(alert)) is not None and m.name == "vpn-brute-force"
     other = alert.model_copy(update={"rule_name": "Password spray"})
     assert (m := found.match(other)) is not None and m.name == "brute-force"
+
+
+def test_protected_ids_compare_case_insensitively_and_the_deployment_list_adds_to_the_playbooks() -> None:
+    from playbooks.decide import protection
+    from riposte.models.playbook import Guards
+
+    guards = Guards(protected_actor_ids=["U_BreakGlass"])
+    assert protection("u_breakglass", None, guards) is not None
+    assert protection("u_10001", None, guards) is None
+    assert protection("u_10001", None, guards, ["U_10001"]) is not None
