@@ -14,10 +14,13 @@ import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from cli.stack import Stack, StackOptions, embedded_stack
+from riposte import search_attributes
 from riposte.models.governor import governor_task_queue
 from riposte.settings import Settings, load_settings
 
@@ -97,3 +100,15 @@ def playbooks_with(tmp_path: Path, name: str, old: str, new: str) -> Path:
     assert old in text
     path.write_text(text.replace(old, new))
     return folder
+
+
+async def register_search_attributes(client: Client) -> None:
+    """The time-skipping server has no custom attributes until they are added."""
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=client.namespace,
+            search_attributes={
+                key.name: IndexedValueType.ValueType(key.indexed_value_type.value) for key in search_attributes.ALL
+            },
+        )
+    )

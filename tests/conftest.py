@@ -15,12 +15,11 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from cli.devserver import find_binary
+from cli.rig import register_search_attributes
 from riposte import search_attributes
 from riposte.temporal import data_converter
 
@@ -81,18 +80,6 @@ def client(temporal_env: WorkflowEnvironment) -> Client:
 @pytest.fixture
 def task_queue() -> str:
     return f"tq-{uuid.uuid4().hex[:12]}"
-
-
-async def register_search_attributes(client: Client) -> None:
-    """The time-skipping server has no custom attributes until they are added."""
-    await client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=client.namespace,
-            search_attributes={
-                key.name: IndexedValueType.ValueType(key.indexed_value_type.value) for key in search_attributes.ALL
-            },
-        )
-    )
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -76,7 +76,8 @@ def _workflow_of(module: str) -> str:
 
 
 def test_every_patch_has_a_history_that_takes_its_new_branch() -> None:
-    missing = set(REGISTERED) - recorded_markers()
+    recorded = recorded_markers()
+    missing = {p.id for p in patches.REGISTER if p.id not in recorded and p.implied_by not in recorded}
     assert not missing, f"no committed history records {sorted(missing)}: `make histories TAG=<patch id>`"
 
 

@@ -24,6 +24,7 @@ class Patch:
     commit: str
     # runs that may still take the old branch: open, started by code from before the patch
     old_runs_query: str
+    implied_by: str | None = None  # a later patch whose runs take this branch without its marker
 
 
 def _older(workflow_type: str, *ids: str) -> str:
@@ -53,6 +54,7 @@ REGISTER: tuple[Patch, ...] = (
         "ask Slack who may decide (an activity) before posting the buttons",
         "44dc264",
         _older(_INVESTIGATION, APPROVERS_BEFORE_POST, LEAN_DECISIONS),
+        implied_by=LEAN_DECISIONS,
     ),
     Patch(
         REPOST_UNTIL_DELIVERED,
@@ -60,6 +62,7 @@ REGISTER: tuple[Patch, ...] = (
         "a request that never reached Slack is posted again at each reminder until delivered",
         "8c3a20f",
         _older(_INVESTIGATION, REPOST_UNTIL_DELIVERED, LEAN_DECISIONS),
+        implied_by=LEAN_DECISIONS,
     ),
     Patch(
         ACTIONS_IN_PARALLEL,
@@ -67,6 +70,7 @@ REGISTER: tuple[Patch, ...] = (
         "a decision's Akku writes are scheduled together instead of one after another",
         "be2144f",
         _older(_INVESTIGATION, ACTIONS_IN_PARALLEL, LEAN_DECISIONS),
+        implied_by=LEAN_DECISIONS,
     ),
     Patch(
         LEAN_DECISIONS,

@@ -19,11 +19,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from cli.devserver import find_binary
 from cli.driver import Fired, deliver, investigation_status, load_scenario, settle
-from cli.rig import running_stack
+from cli.rig import register_search_attributes, running_stack
 from cli.stack import Stack
 from riposte import search_attributes
 from riposte.temporal import data_converter
-from tests.histories.timed import record_timed
+from tests.histories.timed import REAL_TIME, record_timed
 
 OUT = Path(__file__).parent
 
@@ -89,6 +89,31 @@ async def stack_branches(stack: Stack) -> list[tuple[str, str]]:
     return runs
 
 
+async def governor_continue_as_new(env: WorkflowEnvironment) -> WorkflowHistory:
+    """A governor past its update budget continues as new on its own task queue."""
+    import uuid
+
+    from temporalio.worker import Worker
+
+    from riposte.models.governor import ACQUIRE, GovernorInput, PermitDecision, PermitRequest
+    from workflows.governor import MAX_UPDATES_PER_RUN, ActionGovernor
+
+    queue = f"governor-{uuid.uuid4().hex[:8]}-governor"
+    async with Worker(env.client, task_queue=queue, workflows=[ActionGovernor]):
+        handle = await env.client.start_workflow("ActionGovernor", GovernorInput(), id=f"gov-{queue}", task_queue=queue)
+        for n in range(MAX_UPDATES_PER_RUN):
+            request = PermitRequest(key=f"k{n}", limit=10_000, window_seconds=3600)
+            await handle.execute_update(ACQUIRE, request, result_type=PermitDecision)
+        first = env.client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id or handle.result_run_id)
+        for _ in range(200):
+            if (await first.describe()).status.name != "RUNNING":  # type: ignore[union-attr]
+                break
+            await asyncio.sleep(0.05)
+        history = await first.fetch_history()
+        await env.client.get_workflow_handle(handle.id).terminate("recorded")
+        return history
+
+
 def _write(tag: str, name: str, history: WorkflowHistory, written: list[Path]) -> None:
     kind = history.events[0].workflow_execution_started_event_attributes.workflow_type.name
     path = OUT / f"{tag}-{kind}-{name}.json"
@@ -105,12 +130,16 @@ async def record(tag: str) -> list[Path]:
         async with running_stack(env.client, "riposte-histories", akku_staff=400) as stack:
             for name, workflow_id in await stack_branches(stack):
                 _write(tag, name, await env.client.get_workflow_handle(workflow_id).fetch_history(), written)
+        for name, history in await record_timed(env, REAL_TIME):
+            _write(tag, name, history, written)
+        _write(tag, "continue-as-new", await governor_continue_as_new(env), written)
     finally:
         await env.shutdown()
     timed = await WorkflowEnvironment.start_time_skipping(
         data_converter=data_converter(), test_server_existing_path=str(find_binary("temporal-test-server"))
     )
     try:
+        await register_search_attributes(timed.client)
         for name, history in await record_timed(timed):
             _write(tag, name, history, written)
     finally:

@@ -44,6 +44,16 @@ APPROVAL = Approval(
 )
 
 
+# the same schedule in seconds, for a branch recorded on the dev server in real time
+SHORT = APPROVAL.model_copy(
+    update={
+        "timeout": timedelta(seconds=3),
+        "remind_after": timedelta(seconds=1),
+        "escalate_after": timedelta(seconds=2),
+    }
+)
+
+
 def with_approval(base: Finding, approval: Approval) -> Finding:
     rules = base.playbook.playbook.model_copy(update={"approval": approval})
     return base.model_copy(update={"playbook": base.playbook.model_copy(update={"playbook": rules})})
@@ -94,14 +104,19 @@ async def fallback_refused_then_a_person(
     script.assessments["brute_force"] = assessment(Response.APPROVE, [ActionKind.LOCK], playbook="brute-force")
     script.permits = [False]
     handle = await _start(env, queue, "timed2")
-    await handle.signal(ADD_FINDING, with_approval(finding("u_timed2", DetectionType.BRUTE_FORCE, "t2"), APPROVAL))
+    await handle.signal(ADD_FINDING, with_approval(finding("u_timed2", DetectionType.BRUTE_FORCE, "t2"), SHORT))
     status = await pending(handle)
     assert status.pending is not None
-    await env.sleep(timedelta(minutes=20))  # past the deadline: the permit is refused, the run waits on
+    await asyncio.sleep(5)  # past the deadline (real time): the permit is refused, the run waits on
     await handle.execute_update(
         DECIDE, DecisionRequest(request_id=status.pending.request_id, option_id="approve", decided_by="U0ANALYST")
     )
-    await handle.result()
+    for _ in range(200):  # acted on the person's choice
+        if script.writes:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)
+    await handle.terminate("recorded")
     return handle
 
 
@@ -161,20 +176,41 @@ async def continue_as_new_with_carried_state(
     return first
 
 
+# recorded on the dev server in real time (seconds-long schedule); the rest skip time
+REAL_TIME: tuple[Branch, ...] = (fallback_refused_then_a_person,)
 BRANCHES: tuple[Branch, ...] = (
     reminder_escalation_and_fallback,
-    fallback_refused_then_a_person,
     refused_action_never_falls_back,
     slack_down_at_ask_and_reminder,
     continue_as_new_with_carried_state,
 )
 
 
-async def record_timed(env: WorkflowEnvironment) -> list[tuple[str, WorkflowHistory]]:
-    """Each branch on its own task queue; returns (workflow id, first run's history) pairs."""
+async def _warm_up(env: WorkflowEnvironment) -> None:
+    script = Script(approvers=[["U0ANALYST"]])
+    queue = f"warm-{uuid.uuid4().hex[:8]}"
+    async with Worker(env.client, task_queue=queue, workflows=[InvestigationWorkflow], activities=script.activities()):
+        script.assessments["low_and_slow"] = assessment(Response.OBSERVE, [], playbook="low-and-slow")
+        handle = await _start(env, queue, "warm")
+        await handle.signal(ADD_FINDING, finding("u_warm", DetectionType.LOW_AND_SLOW, "w1"))
+        for _ in range(200):
+            if (await handle.query(STATUS, result_type=InvestigationStatus)).decisions:
+                break
+            await asyncio.sleep(0.05)
+        await handle.terminate("warm-up")
+
+
+async def record_timed(
+    env: WorkflowEnvironment, branches: tuple[Branch, ...] = BRANCHES
+) -> list[tuple[str, WorkflowHistory]]:
+    """Each branch on its own task queue; returns (branch name, first run's history) pairs."""
     histories = []
-    for branch in BRANCHES:
-        script = Script()
+    # a warm worker: a workflow task slowed by a cold start (the sandbox importing the workflow
+    # modules) can outlast the scoring local activity's task, and such a history does not replay
+    # with a patch checked after it (an SDK edge case noted in docs/patches.md)
+    await _warm_up(env)
+    for branch in branches:
+        script = Script(approvers=[["U0ANALYST"]])
         queue = f"timed-{uuid.uuid4().hex[:8]}"
         async with Worker(
             env.client, task_queue=queue, workflows=[InvestigationWorkflow], activities=script.activities()
