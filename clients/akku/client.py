@@ -336,23 +336,6 @@ class AkkuClient:
         )
         return ActionResult(actor_id=request.actor_id, action=request.action, status=answer.status, user=answer.user)
 
-    async def lock(self, actor_id: str, *, reason: str, reference: str, idempotency_key: str) -> ActionResponse:
-        """Status -> locked; sessions ended. Locking a locked account is `already_applied`."""
-        return await self.act(
-            actor_id, ActionKind.LOCK, reason=reason, reference=reference, idempotency_key=idempotency_key
-        )
-
-    async def force_password_reset(
-        self, actor_id: str, *, reason: str, reference: str, idempotency_key: str
-    ) -> ActionResponse:
-        return await self.act(
-            actor_id,
-            ActionKind.FORCE_PASSWORD_RESET,
-            reason=reason,
-            reference=reference,
-            idempotency_key=idempotency_key,
-        )
-
     # --- audit and metrics ----------------------------------------------------------------
 
     async def audit_events(

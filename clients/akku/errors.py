@@ -43,7 +43,7 @@ class AkkuRateLimited(AkkuError):
 
 
 class AkkuServerError(AkkuError):
-    """5xx."""
+    """5xx, and 408 Request Timeout."""
 
     retryable = True
 
@@ -72,6 +72,6 @@ def for_status(status: int, message: str, code: str | None, retry_after: float |
         return AkkuNotFound(message, status=status, code=code)
     if status == 409:
         return AkkuConflict(message, status=status, code=code)
-    if status >= 500:
+    if status >= 500 or status == 408:  # 408: the server timed the request out; trying again is right
         return AkkuServerError(message, status=status, code=code)
     return AkkuBadRequest(message, status=status, code=code)

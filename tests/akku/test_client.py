@@ -214,3 +214,12 @@ async def test_the_stream_sends_events_as_ndjson(sim: str) -> None:
             if len(seen) == 3:
                 break
     assert all(e.event_type == "login.success" for e in seen)
+
+
+def test_a_408_is_retried_like_a_5xx_and_other_4xx_are_not() -> None:
+    from clients.akku.errors import for_status
+
+    assert for_status(408, "request timeout", None, None).retryable
+    assert for_status(503, "unavailable", None, None).retryable
+    assert not for_status(400, "bad request", None, None).retryable
+    assert not for_status(404, "unknown actor", None, None).retryable

@@ -20,6 +20,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.akku import AkkuActivities, gather_evidence
 from clients.akku.client import AkkuClient
 from clients.akku.models import AuthEvent
+from riposte.models.common import ActionKind
 from riposte.models.enrichment import EvidenceRequest, IpActivityRequest
 from simulators.akku.server import SimulatorConfig, create_app, scenario_names
 from simulators.akku.store import ATTACKER_CIDR, OFFICE_CIDR, VPN_EGRESS_CIDR
@@ -272,10 +273,10 @@ async def test_the_write_log_filters_pages_and_waits_for_the_next_write(fresh: t
         waiting = asyncio.create_task(http.get(f"{sim}/_sim/writes", params={"actor_id": "u_10002", "wait": 5}))
         await asyncio.sleep(0.2)
         assert not waiting.done()  # nothing written for u_10002 yet: the request is held
-        await akku.lock("u_10001", reason="test", reference="t", idempotency_key="k1")
+        await akku.act("u_10001", ActionKind.LOCK, reason="test", reference="t", idempotency_key="k1")
         await asyncio.sleep(0.2)
         assert not waiting.done()  # a write for someone else does not release it
-        await akku.lock("u_10002", reason="test", reference="t", idempotency_key="k2")
+        await akku.act("u_10002", ActionKind.LOCK, reason="test", reference="t", idempotency_key="k2")
         held = (await waiting).json()
         assert [(w["actor_id"], w["status"]) for w in held["writes"]] == [("u_10002", "applied")]
         assert held["next"] == 2

@@ -20,6 +20,7 @@ from gateway.auth import sign
 from gateway.config import GatewayConfig, RateLimit, load_config
 from gateway.server import RedactQueryTokens
 from gateway.sources import samples
+from riposte.models.common import ActionKind
 from simulators.akku.server import SimulatorConfig
 from simulators.akku.server import create_app as akku_app
 from tests.gateway.test_gateway import FACTS, PLAYBOOKS, SECRET, TOKEN, Gateway, settings_for
@@ -173,7 +174,7 @@ async def test_an_odd_actor_id_reaches_akku_as_one_path_segment_and_locks_nobody
 ) -> None:
     url, client = akku
     with pytest.raises(AkkuNotFound):
-        await client.lock(actor_id, reason="hostile id", reference="test", idempotency_key="k-hostile")
+        await client.act(actor_id, ActionKind.LOCK, reason="hostile id", reference="test", idempotency_key="k-hostile")
     async with httpx.AsyncClient() as http:
         writes = (await http.get(f"{url}/_sim/writes")).json()["writes"]
         requests = (await http.get(f"{url}/_sim/requests")).json()["requests"]
