@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import getpass
 import secrets
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -359,8 +358,3 @@ def load_settings(**overrides: object) -> Settings:
             else:  # a rule across settings: each line names its variables
                 problems += message.splitlines()
         raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return load_settings()
