@@ -24,7 +24,7 @@ from activities.deciders import DeciderActivities
 from activities.detector import DetectorActivities
 from activities.detector_metrics import serve_metrics
 from activities.dispatch import DispatchActivities
-from activities.governor import GovernorActivities
+from activities.governor import GovernorActivities, current_pause
 from activities.slack import SlackActivities
 from clients.akku.client import AkkuClient
 from clients.slack import slack_client
@@ -53,7 +53,7 @@ async def activities(settings: Settings, client: Client, task_queue: str) -> Asy
         akku_acts = AkkuActivities(akku, dry_run=settings.riposte_dry_run)
         dispatch = DispatchActivities(akku, client, task_queue, RunNames.from_settings(settings))
         governor = GovernorActivities(client, task_queue)
-        slack_acts = SlackActivities(slack, settings)
+        slack_acts = SlackActivities(slack, settings, paused=lambda: current_pause(client, task_queue))
         deciders = DeciderActivities(slack_acts, akku, settings)
         exits.push_async_callback(governor.aclose)
         yield [

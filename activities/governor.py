@@ -20,7 +20,10 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from riposte.models.governor import (
     ACQUIRE_BATCH,
+    STATE,
     GovernorInput,
+    GovernorState,
+    Pause,
     PermitBatch,
     PermitBatchDecision,
     PermitDecision,
@@ -103,3 +106,16 @@ class GovernorActivities:
 
     async def aclose(self) -> None:
         await self._batcher.aclose()
+
+
+async def current_pause(client: Client, task_queue: str) -> Pause | None:
+    """The emergency stop in force (None too when no governor has run yet, or it cannot be asked)."""
+    from temporalio.service import RPCError
+
+    try:
+        state: GovernorState = await client.get_workflow_handle(governor_workflow_id(task_queue)).query(
+            STATE, result_type=GovernorState
+        )
+    except RPCError:
+        return None
+    return state.paused

@@ -7,7 +7,7 @@ If Slack stays down, the investigation keeps waiting and `riposte approve` still
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TypeVar
 
@@ -20,9 +20,11 @@ from temporalio.exceptions import ApplicationError
 from activities.slack_blocks import (
     approval_blocks,
     decided_blocks,
+    esc,
     headline,
     notification_blocks,
 )
+from riposte.models.governor import Pause
 from riposte.models.runs import ApprovalPosted, ApprovalRequest, ApprovalUpdate, Approvers, Notification
 from riposte.settings import Settings
 
@@ -66,10 +68,14 @@ async def _slack(call: Awaitable[T]) -> T:
         raise _error(exc) from None
 
 
+PauseLookup = Callable[[], Awaitable[Pause | None]]
+
+
 class SlackActivities:
-    def __init__(self, slack: AsyncWebClient, settings: Settings) -> None:
+    def __init__(self, slack: AsyncWebClient, settings: Settings, *, paused: PauseLookup | None = None) -> None:
         self._slack = slack
         self._settings = settings
+        self._paused = paused  # the emergency stop in force, shown on every request posted meanwhile
 
     async def allowed(self, request: ApprovalRequest) -> list[str]:
         """Who may decide now: the approvers and the approver group, minus the person under investigation."""
@@ -104,6 +110,9 @@ class SlackActivities:
         note = f"Who may decide: {mentions}" if mentions else "No approver configured: decide with `riposte approve`"
         if request.required_approvers > 1:
             note += f" ({request.required_approvers} different people must agree)"
+        pause = await self._paused() if self._paused else None
+        if pause is not None:
+            note += f"\n:octagonal_sign: Automatic actions are paused by {esc(pause.by)}: {esc(pause.reason)}"
         answer = await _slack(
             self._slack.chat_postMessage(
                 channel=channel, text=headline(request), blocks=approval_blocks(request, note=note), unfurl_links=False

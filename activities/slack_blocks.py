@@ -14,6 +14,7 @@ import re
 from typing import Any
 from urllib.parse import quote
 
+from playbooks.wording import action_names, detection_names
 from riposte.models.actions import ActionResult
 from riposte.models.common import ActionKind, DetectionType, Severity
 from riposte.models.evidence import ActorEvidence, UserRecord
@@ -61,10 +62,6 @@ def priority(assessment: Assessment) -> str:
     return {Severity.HIGH: "P2", Severity.MEDIUM: "P3"}.get(assessment.severity, "P4")
 
 
-def detections_text(assessment: Assessment) -> str:
-    return ", ".join(d.value.replace("_", " ") for d in assessment.detections)
-
-
 def person_text(actor_id: str, user: UserRecord | None) -> str:
     if user is None:
         return f"*{esc(actor_id)}*"
@@ -106,10 +103,6 @@ def evidence_lines(evidence: ActorEvidence) -> list[str]:
     return lines
 
 
-def _actions_text(actions: list[ActionKind]) -> str:
-    return ", ".join(a.value.replace("_", " ") for a in actions) or "no action"
-
-
 def _button(request: ApprovalRequest, option: ApprovalOption) -> Block:
     value = ButtonValue(workflow_id=request.workflow_id, request_id=request.request_id, option_id=option.id).pack()
     button: Block = {
@@ -125,9 +118,7 @@ def _button(request: ApprovalRequest, option: ApprovalOption) -> Block:
             "title": {"type": "plain_text", "text": "Are you sure?"},
             "text": {
                 "type": "mrkdwn",
-                "text": _cut(
-                    f"{esc(option.label)}: {_actions_text(option.actions)} on `{esc(request.actor_id)}`.", 300
-                ),
+                "text": _cut(f"{esc(option.label)}: {action_names(option.actions)} on `{esc(request.actor_id)}`.", 300),
             },
             "confirm": {"type": "plain_text", "text": "Yes, do it"},
             "deny": {"type": "plain_text", "text": "Cancel"},
@@ -145,7 +136,7 @@ def headline(request: ApprovalRequest, *, mrkdwn: bool = True) -> str:
     """The one-line summary: escaped for mrkdwn (a message's `text`), as is for a plain_text header."""
     a = request.assessment
     actor = esc(request.actor_id) if mrkdwn else request.actor_id
-    return f"{priority(a)} {detections_text(a)}: {actor}, score {a.score:.0f}"
+    return f"{priority(a)} {detection_names(a)}: {actor}, score {a.score:.0f}"
 
 
 def approval_blocks(request: ApprovalRequest, *, buttons: bool = True, note: str | None = None) -> list[Block]:
@@ -163,7 +154,7 @@ def approval_blocks(request: ApprovalRequest, *, buttons: bool = True, note: str
         blocks.append(_section("\n".join(lines)))
     if a.guard_notes:
         blocks.append(_context("\n".join(f":shield: {esc(n)}" for n in a.guard_notes)))
-    blocks.append(_section(f"*Proposed:* {_actions_text(a.actions)}"))
+    blocks.append(_section(f"*Proposed:* {action_names(a.actions)}"))
     if note:  # Riposte's own words and approver mentions (`<@U…>`), nothing from outside
         blocks.append(_context(note))
     if buttons and a.options:

@@ -12,10 +12,10 @@ from typing import Any
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
+from activities.governor import current_pause as governor_pause
 from riposte.models.governor import (
     PAUSE,
     RESUME,
-    STATE,
     GovernorInput,
     GovernorState,
     Pause,
@@ -51,11 +51,4 @@ async def resume_actions(client: Client, settings: Settings, *, by: str) -> Gove
 
 async def current_pause(client: Client, settings: Settings) -> Pause | None:
     """The pause in force, or None (also when no governor has run yet)."""
-    from temporalio.service import RPCError
-
-    handle = client.get_workflow_handle(governor_workflow_id(settings.temporal_task_queue))
-    try:
-        state: GovernorState = await handle.query(STATE, result_type=GovernorState)
-    except RPCError:
-        return None
-    return state.paused
+    return await governor_pause(client, settings.temporal_task_queue)

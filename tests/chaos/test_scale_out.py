@@ -9,11 +9,11 @@ clicked in Slack are acted on exactly once.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 import itertools
 import os
 import subprocess
 from collections import Counter
+from datetime import UTC, datetime
 
 import httpx
 import pytest

@@ -82,6 +82,10 @@ async def test_pause_actions_sends_every_decision_to_a_person_until_resumed(stac
     assert status.stage == Stage.WAITING_FOR_APPROVAL and status.pending is not None
     assert any("paused by alice (SIEM compromised?)" in n for n in status.pending.assessment.guard_notes)
     assert await writes(stack) == []
+    assert stack.slack_url
+    async with httpx.AsyncClient() as http:
+        posted = (await http.get(f"{stack.slack_url.rstrip('/')}/_sim/messages")).json()["messages"]
+    assert any("Automatic actions are paused by alice" in str(m["blocks"]) for m in posted)  # on the request too
 
     await resume_actions(stack.client, settings, by="alice")
     assert await current_pause(stack.client, settings) is None
