@@ -1,0 +1,111 @@
+"""Where `riposte dev` and `riposte demo` send the log lines of everything they run.
+
+The worker, the gateway, the simulators, uvicorn and the Temporal SDK (its Rust core
+included) all log through Python's `logging`; here the root logger writes to one file
+under the state folder, so the terminal keeps the stack's own story. Errors still reach
+the screen: `Problems` counts every ERROR record and keeps the latest, for a one-line
+notice that points at the file. `--verbose` writes the same lines to the terminal too.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.text import Text
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+NOISY = ("httpx", "httpcore")  # httpx logs every URL at INFO, and Splunk's webhook URL carries its token
+
+
+def log_path(state_dir: Path, command: str) -> Path:
+    return state_dir / f"riposte-{command}.log"
+
+
+class Problems(logging.Handler):
+    """Every ERROR record from any component, summed up for a one-line notice on screen."""
+
+    def __init__(self, path: Path, on_error: Callable[[str], None] | None = None) -> None:
+        super().__init__(level=logging.ERROR)
+        self.path = path
+        self.count = 0
+        self.latest: str | None = None
+        self.on_error = on_error
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage().strip().splitlines()
+        except (TypeError, ValueError):  # arguments that do not fit the format: still an error seen
+            message = [str(record.msg)]
+        self.count += 1
+        self.latest = f"{record.name}: {message[0] if message else record.levelname}"
+        if self.on_error is not None:
+            self.on_error(self.notice())
+
+    def notice(self) -> str:
+        """One line: how many errors, the latest, and where the details are."""
+        if not self.count:
+            return ""
+        many = f"{self.count} errors, latest " if self.count > 1 else ""
+        return f"{many}{self.latest} (details in {self.path})"
+
+
+class ConsoleLines(logging.Handler):
+    """Log lines on the terminal (--verbose), printed above a live view rather than through it."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__()
+        self.console = console
+        self.setFormatter(logging.Formatter(LOG_FORMAT))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.console.print(Text(self.format(record)), soft_wrap=True, highlight=False)
+        except Exception:  # noqa: BLE001 - logging's contract: a handler reports, never raises
+            self.handleError(record)
+
+
+def log_to_file(
+    path: Path,
+    *,
+    verbose: bool,
+    console: Console,
+    on_error: Callable[[str], None] | None = None,
+) -> Problems:
+    """Route every log line of this process to `path` (and, verbose, to `console` too)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    to_file = logging.FileHandler(path, encoding="utf-8")
+    to_file.setFormatter(logging.Formatter(LOG_FORMAT))
+    root.addHandler(to_file)
+    if verbose:
+        root.addHandler(ConsoleLines(console))
+    problems = Problems(path, on_error)
+    root.addHandler(problems)
+    for noisy in NOISY:
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
+    logging.captureWarnings(True)
+    _forward_temporal_core(verbose)
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    logging.getLogger("riposte.logs").info("log of this run, started %s", started)
+    return problems
+
+
+def _forward_temporal_core(verbose: bool) -> None:
+    """The SDK's Rust core prints to stderr by itself: forward its lines into `logging` instead."""
+    from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+
+    level = "INFO" if verbose else "WARN"
+    telemetry = TelemetryConfig(
+        logging=LoggingConfig(
+            filter=TelemetryFilter(core_level=level, other_level="ERROR"),
+            forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
+        )
+    )
+    Runtime.set_default(Runtime(telemetry=telemetry), error_if_already_set=False)
