@@ -179,7 +179,7 @@ async def _demo(
         if problems and problems.count:
             console.print(f"[red]⚠ {problems.notice()}[/red]")
         if log_file is not None:
-            console.print(f"Logs of this run: {log_file}")
+            console.print(f"Logs of this run: {log_file}", soft_wrap=True)
         if exit_after or stop.is_set():
             return 0 if ok else 1
         console.print("The stack keeps running for you to explore. Ctrl-C stops it.")

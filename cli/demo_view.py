@@ -67,7 +67,8 @@ def stage_text(inv: Investigation) -> Text:
     status = inv.status
     if status is None:
         return Text("opening", style="dim")
-    return Text(status.stage.replace("_", " "), style=STAGE_STYLES.get(status.stage, ""))
+    stage = "waiting" if status.pending else status.stage
+    return Text(stage.replace("_", " "), style=STAGE_STYLES.get(stage, ""))
 
 
 # --- the live view -----------------------------------------------------------------------
@@ -76,9 +77,10 @@ def stage_text(inv: Investigation) -> Text:
 def live_view(runs: list[AlertRun], ctx: ViewContext, *, final: bool = False) -> Group:
     """The live view; `final`: the last frame, left in the scrollback without the padding."""
     settled = sum(1 for r in runs if r.error or (r.outcome is not None and all(i.settled for i in r.investigations)))
-    title = f"Riposte demo: {settled}/{len(runs)} scenarios settled, {time.monotonic() - ctx.started:.0f} s"
+    elapsed = time.monotonic() - ctx.started
+    title = f"Riposte demo: {settled}/{len(runs)} scenarios settled, {elapsed:.0f} s   (fp: a false positive)"
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=True)
-    table.add_column("scenario (fp: false positive)", no_wrap=True, overflow="ellipsis", width=21)
+    table.add_column("scenario", no_wrap=True, overflow="ellipsis", width=21)
     table.add_column("SIEM", no_wrap=True, width=8)
     table.add_column("people", no_wrap=True, justify="right", width=6)
     table.add_column("stage", no_wrap=True, overflow="ellipsis", ratio=1)
@@ -154,12 +156,12 @@ def _waiting(runs: list[AlertRun], ctx: ViewContext, *, final: bool) -> list[Ren
         head = Text(f"Waiting for a decision: {len(waiting)}; decide with `riposte approve` / `riposte deny`")
     for run, inv in waiting[:WAITING_SHOWN]:
         actor = inv.workflow_id.removeprefix("investigation-")
-        score = f"score {inv.status.score:.0f}, " if inv.status and inv.status.score is not None else ""
+        score = f"score {inv.status.score:.0f}; " if inv.status and inv.status.score is not None else ""
         lines.append(
-            Text.assemble("  ", (actor, "bold"), f" ({run.scenario.name}, {score}", ("riposte approve ", "cyan"))
+            Text.assemble(
+                "  ", (actor, "bold"), f"  {run.scenario.name}, {score}decide: ", (f"riposte approve {actor}", "cyan")
+            )
         )
-        lines[-1].append(actor, style="cyan")
-        lines[-1].append(")")
         link = ctx.link(inv.workflow_id)
         lines.append(Text(f"    {link}", style=f"dim link {link}") if link else Text(""))
     if len(waiting) > WAITING_SHOWN:
