@@ -32,6 +32,7 @@ class Problems(logging.Handler):
         super().__init__(level=logging.ERROR)
         self.path = path
         self.count = 0
+        self.first: str | None = None
         self.latest: str | None = None
         self.on_error = on_error
 
@@ -41,16 +42,20 @@ class Problems(logging.Handler):
         except (TypeError, ValueError):  # arguments that do not fit the format: still an error seen
             message = [str(record.msg)]
         self.count += 1
-        self.latest = f"{record.name}: {message[0] if message else record.levelname}"
+        line = message[0] if message else record.levelname
+        if line.startswith("Traceback"):  # the error's own line came first, or comes with exc_info
+            line = "an exception"
+        self.latest = f"{record.name}: {line}"
+        self.first = self.first or self.latest
         if self.on_error is not None:
             self.on_error(self.notice())
 
     def notice(self) -> str:
-        """One line: how many errors, the latest, and where the details are."""
+        """One line: how many errors, where the details are, the latest (cut first when too long)."""
         if not self.count:
             return ""
-        many = f"{self.count} errors, latest " if self.count > 1 else ""
-        return f"{many}{self.latest} (details in {self.path})"
+        many = f"{self.count} errors" if self.count > 1 else "an error"
+        return f"{many} (details in {self.path}): {self.latest}"
 
 
 class ConsoleLines(logging.Handler):

@@ -114,10 +114,13 @@ def _run_logged(coro: Coroutine[Any, Any, T], problems: Problems) -> T:
         return run(coro)
     except typer.Exit:
         raise
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # SystemExit: uvicorn's answer to a port already taken
+        if isinstance(exc, SystemExit) and not exc.code:
+            raise
         problems.on_error = None  # named once, below
-        logging.getLogger("riposte").exception("stopped by an error")
-        err.print(f"[red]stopped by an error: {exc} (details in {problems.path})[/red]", soft_wrap=True)
+        logging.getLogger("riposte").error("stopped by an error", exc_info=exc)
+        reason = problems.first if isinstance(exc, SystemExit) else f"{type(exc).__name__}: {exc}"
+        err.print(Text(f"stopped by an error: {reason} (details in {problems.path})", style="red"), soft_wrap=True)
         raise typer.Exit(1) from None
 
 

@@ -7,6 +7,7 @@ import asyncio
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -217,3 +218,29 @@ async def test_riposte_dev_names_its_log_file_and_keeps_log_lines_off_the_termin
         assert any("riposte.logs: log of this run" in line for line in raw), output[-3000:]
     else:
         assert raw == [], raw[:5]
+
+
+@pytest.mark.parametrize("command", ["demo", "dev"])
+async def test_a_component_that_fails_is_named_in_one_line_pointing_at_the_log_file(
+    client: Client, task_queue: str, tmp_path: Path, command: str
+) -> None:
+    env = stack_env(client, task_queue, tmp_path, COLUMNS="240")
+    with socket.socket() as taken:  # the gateway's port, already in use
+        taken.bind(("127.0.0.1", int(env["RIPOSTE_HTTP_PORT"])))
+        taken.listen()
+        try:
+            done = subprocess.run(
+                [RIPOSTE, command, "--exit"] if command == "demo" else [RIPOSTE, command],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=90,
+            )
+        finally:
+            await terminate_open_workflows(client, task_queue)
+    log = tmp_path / f"riposte-{command}.log"
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output[-3000:]
+    assert re.search(rf"stopped by an error: .*address already in use.* \(details in {re.escape(str(log))}\)", output)
+    assert "Traceback" not in output  # that is in the file
+    assert "Traceback" in log.read_text() and "address already in use" in log.read_text()
