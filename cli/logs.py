@@ -9,7 +9,10 @@ notice that points at the file. `--verbose` writes the same lines to the termina
 
 from __future__ import annotations
 
+import atexit
 import logging
+import logging.handlers
+import queue
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,13 +31,12 @@ def log_path(state_dir: Path, command: str) -> Path:
 class Problems(logging.Handler):
     """Every ERROR record from any component, summed up for a one-line notice on screen."""
 
-    def __init__(self, path: Path, on_error: Callable[[str], None] | None = None) -> None:
+    def __init__(self, path: Path) -> None:
         super().__init__(level=logging.ERROR)
         self.path = path
         self.count = 0
         self.first: str | None = None
         self.latest: str | None = None
-        self.on_error = on_error
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -47,8 +49,6 @@ class Problems(logging.Handler):
             line = "an exception"
         self.latest = f"{record.name}: {line}"
         self.first = self.first or self.latest
-        if self.on_error is not None:
-            self.on_error(self.notice())
 
     def notice(self) -> str:
         """One line: how many errors, where the details are, the latest (cut first when too long)."""
@@ -64,13 +64,25 @@ class ConsoleLines(logging.Handler):
     def __init__(self, console: Console) -> None:
         super().__init__()
         self.console = console
-        self.setFormatter(logging.Formatter(LOG_FORMAT))
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self.console.print(Text(self.format(record)), soft_wrap=True, highlight=False)
+            self.console.print(Text(record.getMessage()), soft_wrap=True, highlight=False)
         except Exception:  # noqa: BLE001 - logging's contract: a handler reports, never raises
             self.handleError(record)
+
+
+class ErrorLine(logging.Handler):
+    """`riposte dev`: each error named in one line on the terminal, the details left in the file."""
+
+    def __init__(self, problems: Problems, say: Callable[[str], None]) -> None:
+        super().__init__(level=logging.ERROR)
+        self.problems = problems
+        self.say = say
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not getattr(record, "on_screen", False):  # named on the terminal already by who logged it
+            self.say(self.problems.notice())
 
 
 def log_to_file(
@@ -80,7 +92,12 @@ def log_to_file(
     console: Console,
     on_error: Callable[[str], None] | None = None,
 ) -> Problems:
-    """Route every log line of this process to `path` (and, verbose, to `console` too)."""
+    """Route every log line of this process to `path` (and, verbose, to `console` too).
+
+    Lines reach the terminal through a queue and a thread of their own: a record may be
+    logged inside a workflow's sandbox, where drawing on the terminal (rich imports lazily)
+    must not happen.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     root = logging.getLogger()
     for handler in list(root.handlers):
@@ -89,10 +106,21 @@ def log_to_file(
     to_file = logging.FileHandler(path, encoding="utf-8")
     to_file.setFormatter(logging.Formatter(LOG_FORMAT))
     root.addHandler(to_file)
-    if verbose:
-        root.addHandler(ConsoleLines(console))
-    problems = Problems(path, on_error)
+    problems = Problems(path)
     root.addHandler(problems)
+    to_screen: list[logging.Handler] = []
+    if verbose:
+        to_screen.append(ConsoleLines(console))
+    if on_error is not None:
+        to_screen.append(ErrorLine(problems, on_error))
+    if to_screen:
+        lines: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+        to_queue = logging.handlers.QueueHandler(lines)
+        to_queue.setFormatter(logging.Formatter(LOG_FORMAT))  # the queued record's message: the whole line
+        root.addHandler(to_queue)
+        listener = logging.handlers.QueueListener(lines, *to_screen, respect_handler_level=True)
+        listener.start()
+        atexit.register(listener.stop)
     for noisy in NOISY:
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
     logging.captureWarnings(True)

@@ -117,8 +117,7 @@ def _run_logged(coro: Coroutine[Any, Any, T], problems: Problems) -> T:
     except (Exception, SystemExit) as exc:  # SystemExit: uvicorn's answer to a port already taken
         if isinstance(exc, SystemExit) and not exc.code:
             raise
-        problems.on_error = None  # named once, below
-        logging.getLogger("riposte").error("stopped by an error", exc_info=exc)
+        logging.getLogger("riposte").error("stopped by an error", exc_info=exc, extra={"on_screen": True})
         reason = problems.first if isinstance(exc, SystemExit) else f"{type(exc).__name__}: {exc}"
         err.print(Text(f"stopped by an error: {reason} (details in {problems.path})", style="red"), soft_wrap=True)
         raise typer.Exit(1) from None
