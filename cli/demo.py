@@ -4,15 +4,16 @@ Each scenario writes its events into the Akku simulator, and its SIEM alert is P
 to the webhook gateway in that SIEM's own format (Splunk for credential stuffing,
 Sentinel for impossible travel, Elastic for MFA fatigue, generic for the rest). The
 runs then proceed exactly as in production: enrichment in Akku, scoring, guards,
-automatic actions or a Slack approval. The terminal shows each run's stage live and
-closes with a summary table.
+automatic actions or a Slack approval. The terminal shows a live view of the runs
+(cli/demo_view.py) and closes with a summary table; the components' log lines go to a
+file (cli/logs.py), not to the screen.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import logging
 import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,19 +21,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from rich.console import Console, Group
+from rich.console import Console
 from rich.live import Live
-from rich.table import Table
-from rich.text import Text
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.service import RPCError
 
 from cli import driver
+from cli.demo_view import ViewContext, actions_taken, live_view, summary
+from cli.logs import Problems
 from cli.operators import signed_decision, signer
 from cli.stack import Stack, StackOptions, embedded_stack, print_banner
 from riposte.models.runs import DECIDE, AlertRunOutcome, InvestigationStatus
 from riposte.settings import Settings
-from riposte.temporal import run_url
+
+log = logging.getLogger("riposte.demo")
 
 POLL_SECONDS = 0.5
 CLICK_ATTEMPTS = 20
@@ -98,8 +100,14 @@ async def run_demo(
     exit_after: bool,
     console: Console | None = None,
     record: list[AlertRun] | None = None,
+    problems: Problems | None = None,
 ) -> int:
-    """Run the demo; `record` (for tests and scripts) receives every alert run and its investigations."""
+    """Run the demo; `record` (for tests and scripts) receives every alert run and its investigations.
+
+    `problems` counts the components' errors (their log lines go to a file): the live view
+    names the latest in one line. Returns 0 when every attack got its response and every
+    false positive was left alone, 1 otherwise.
+    """
     console = console or Console()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -108,7 +116,14 @@ async def run_demo(
             loop.add_signal_handler(sig, stop.set)
     try:
         return await _demo(
-            settings, options, console, stop, auto_approve=auto_approve, exit_after=exit_after, record=record
+            settings,
+            options,
+            console,
+            stop,
+            auto_approve=auto_approve,
+            exit_after=exit_after,
+            record=record,
+            problems=problems,
         )
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -125,43 +140,72 @@ async def _demo(
     auto_approve: bool,
     exit_after: bool,
     record: list[AlertRun] | None,
+    problems: Problems | None,
 ) -> int:
     from cli.stack import detect_by_default  # `demo` detects from Akku's stream unless told otherwise
 
+    log_file = problems.path if problems else options.log_file
     async with embedded_stack(detect_by_default(settings), options) as stack:
-        print_banner(stack, console)
+        print_banner(stack, console, log_file)
         if not stack.akku_url:
             console.print("[red]the demo plays its scenarios into the local Akku simulator: unset AKKU_BASE_URL[/red]")
             return 1
-        async with httpx.AsyncClient(timeout=30) as http:
-            runs = await _fire(stack, http, console)
-            if record is not None:
-                record.extend(runs)
-            settled = await _follow(stack, http, runs, console, auto_approve=auto_approve, stop=stop)
-        await stream_coverage(stack, runs)
-        console.print(_summary(stack, runs))
+        settings = stack.settings
+        ctx = ViewContext(
+            settings.ui_url, settings.temporal_namespace, stack.slack_url, auto_approve, log_file, problems
+        )
+        runs = [AlertRun(scenario) for scenario in SCENARIOS]
+        if record is not None:
+            record.extend(runs)
+        watch = StreamWatch()
+        with Live(get_renderable=lambda: live_view(runs, ctx), console=console, refresh_per_second=4, transient=True):
+            watching = asyncio.create_task(watch.follow(stack, runs, stop))
+            try:
+                async with httpx.AsyncClient(timeout=30) as http:
+                    await _fire(stack, http, runs)
+                    settled = await _follow(stack, http, runs, auto_approve=auto_approve, stop=stop)
+            finally:
+                watching.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watching
+            await watch.finish(stack, runs, stop)
+        console.print(live_view(runs, ctx, final=True))
+        console.print(summary(runs, ctx))
+        ok = settled and all(expected_response(run) for run in runs)
         if not settled:
             console.print("[yellow]some runs had not settled when the demo stopped following them[/yellow]")
+        elif not ok:
+            missed = ", ".join(r.scenario.name for r in runs if not expected_response(r))
+            console.print(f"[red]not the expected response: {missed}[/red]")
+        if problems and problems.count:
+            console.print(f"[red]⚠ {problems.notice()}[/red]")
+        if log_file is not None:
+            console.print(f"Logs of this run: {log_file}", soft_wrap=True)
         if exit_after or stop.is_set():
-            return 0 if settled else 1
+            return 0 if ok else 1
         console.print("The stack keeps running for you to explore. Ctrl-C stops it.")
         await stop.wait()
     return 0
 
 
+def expected_response(run: AlertRun) -> bool:
+    """An attack ends with an action taken in Akku; a false positive with none."""
+    if run.error or not run.investigations:
+        return False
+    acted = any(actions_taken(inv) for inv in run.investigations)
+    return not acted if run.scenario.false_positive else acted
+
+
 # --- firing the alerts -------------------------------------------------------------------
 
 
-async def _fire(stack: Stack, http: httpx.AsyncClient, console: Console) -> list[AlertRun]:
-    runs: list[AlertRun] = []
-    for scenario in SCENARIOS:
-        run = AlertRun(scenario)
-        runs.append(run)
+async def _fire(stack: Stack, http: httpx.AsyncClient, runs: list[AlertRun]) -> None:
+    for run in runs:
         try:
-            facts = await driver.load_scenario(http, stack, scenario.name)
+            facts = await driver.load_scenario(http, stack, run.scenario.name)
             run.facts = facts
             run.sent_at = datetime.now(UTC)
-            answer = await driver.deliver(http, stack, scenario.source, facts)
+            answer = await driver.deliver(http, stack, run.scenario.source, facts)
         except (driver.DriveError, httpx.HTTPError) as exc:
             run.error = str(exc)
             continue
@@ -172,8 +216,6 @@ async def _fire(stack: Stack, http: httpx.AsyncClient, console: Console) -> list
         payload: dict[str, Any] = answer.json()
         entry = (payload.get("runs") or [payload])[0]
         run.workflow_id = entry["workflow_id"]
-        console.print(f"[bold]{scenario.source:>8}[/bold] → {scenario.title}: [green]202 {entry['status']}[/green]")
-    return runs
 
 
 # --- following the runs ------------------------------------------------------------------
@@ -183,36 +225,24 @@ async def _follow(
     stack: Stack,
     http: httpx.AsyncClient,
     runs: list[AlertRun],
-    console: Console,
     *,
     auto_approve: bool,
     stop: asyncio.Event,
 ) -> bool:
     client = stack.client
     deadline = asyncio.get_running_loop().time() + DEMO_TIMEOUT_SECONDS
-    told_slack = False
-    with Live(_progress(runs), console=console, refresh_per_second=4, transient=False) as live:
-        while not stop.is_set() and asyncio.get_running_loop().time() < deadline:
-            for run in runs:
-                await _poll_alert(client, run)
-                for inv in run.investigations:
-                    await _poll_investigation(client, inv)
-                    pending = inv.status.pending if inv.status else None
-                    if pending and auto_approve and inv.clicked != pending.request_id:
-                        await _auto_decide(stack, http, client, inv)
-            waiting = [i for r in runs for i in r.investigations if i.status and i.status.pending]
-            if waiting and not auto_approve and not told_slack and stack.slack_url:
-                told_slack = True
-                live.console.print(
-                    f"[bold yellow]{len(waiting)} run(s) wait for a person.[/bold yellow] "
-                    f"Open the Slack simulator at {stack.slack_url} and click a decision "
-                    "(or run `riposte approve <actor id>`)."
-                )
-            live.update(_progress(runs))
-            if _all_settled(runs):
-                return True
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=POLL_SECONDS)
+    while not stop.is_set() and asyncio.get_running_loop().time() < deadline:
+        for run in runs:
+            await _poll_alert(client, run)
+            for inv in run.investigations:
+                await _poll_investigation(client, inv)
+                pending = inv.status.pending if inv.status else None
+                if pending and auto_approve and inv.clicked != pending.request_id:
+                    await _auto_decide(stack, http, client, inv)
+        if _all_settled(runs):
+            return True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=POLL_SECONDS)
     return _all_settled(runs)
 
 
@@ -275,91 +305,7 @@ async def _auto_decide(stack: Stack, http: httpx.AsyncClient, client: Client, in
     )
 
 
-# --- screens -----------------------------------------------------------------------------
-
-
-def _stage_text(inv: Investigation) -> Text:
-    status = inv.status
-    if status is None:
-        return Text("opening", style="dim")
-    style = {
-        "acted": "bold red",
-        "approved": "bold red",
-        "waiting_for_approval": "bold yellow",
-        "dismissed": "green",
-        "observed": "green",
-        "notified": "cyan",
-        "timed_out": "magenta",
-    }.get(status.stage, "")
-    return Text(status.stage.replace("_", " "), style=style)
-
-
-def _progress(runs: list[AlertRun]) -> Group:
-    table = Table(title="Riposte demo: live", expand=True)
-    for column in ("scenario", "via", "actor", "stage", "score"):
-        table.add_column(column, overflow="fold")
-    for run in runs:
-        if run.error:
-            table.add_row(run.scenario.name, run.scenario.source, "", Text(run.error, style="red"), "")
-            continue
-        if not run.investigations:
-            stage = "enriching" if run.workflow_id else "sending"
-            table.add_row(run.scenario.name, run.scenario.source, "", Text(stage, style="dim"), "")
-            continue
-        for i, inv in enumerate(run.investigations[:6]):
-            score = f"{inv.status.score:.0f}" if inv.status and inv.status.score is not None else ""
-            table.add_row(
-                run.scenario.name if i == 0 else "",
-                run.scenario.source if i == 0 else "",
-                inv.workflow_id.removeprefix("investigation-"),
-                _stage_text(inv),
-                score,
-            )
-        if len(run.investigations) > 6:
-            rest = run.investigations[6:]
-            done = sum(1 for i in rest if i.settled)
-            table.add_row("", "", f"… {len(rest)} more", Text(f"{done} settled"), "")
-    return Group(table)
-
-
-def _summary(stack: Stack, runs: list[AlertRun]) -> Group:
-    settings = stack.settings
-    table = Table(title="Riposte demo: what happened", expand=True)
-    columns = ("scenario", "actor", "score", "decision", "actions in Akku", "alert → action", "Akku stream")
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for run in runs:
-        label = run.scenario.name + (" (false positive)" if run.scenario.false_positive else "")
-        stream = run.stream
-        if run.error:
-            table.add_row(label, "", "", Text(run.error, style="red"), "", "", stream)
-            continue
-        for inv in run.investigations:
-            status = inv.status
-            decisions = status.decisions if status else []
-            decision = decisions[-1] if decisions else None
-            actions = ", ".join(f"{r.action.value} {r.status}" for d in decisions for r in d.results)
-            elapsed = ""
-            if decision is not None and decision.results:
-                elapsed = f"{(decision.at - inv.alert_sent_at).total_seconds():.1f} s"
-            link = run_url(settings.ui_url, settings.temporal_namespace, inv.workflow_id)
-            actor = inv.workflow_id.removeprefix("investigation-")
-            table.add_row(
-                label,
-                Text(actor, style=f"link {link}") if link else actor,
-                f"{status.score:.0f}" if status and status.score is not None else "",
-                decision.label if decision else (status.stage if status else "?"),
-                actions or "none",
-                elapsed,
-                stream,
-            )
-            label = stream = ""
-    footer = Text(
-        f"Each actor links to its run; all runs: {settings.ui_url}/namespaces/{settings.temporal_namespace}/workflows"
-        if settings.ui_url
-        else ""
-    )
-    return Group(table, footer)
+# --- Riposte's own detection from Akku's stream ------------------------------------------
 
 
 STREAM_DETECTIONS = {
@@ -371,37 +317,57 @@ STREAM_DETECTIONS = {
     "dormant_account",
 }
 STREAM_GRACE_SECONDS = 20.0  # the detector may still be reading the last scenario's events
+STREAM_LOOK_SECONDS = 2.0
 
 
-async def stream_coverage(stack: Stack, runs: list[AlertRun]) -> None:
-    """Mark each scenario with whether the detector's own alert runs reached its people too."""
-    from cli.detect import read_status
+@dataclass
+class StreamWatch:
+    """The people the detector's own alert runs reached, by detection, to compare with each scenario."""
 
-    settings = stack.settings
-    if settings.riposte_detect == "off":
-        for run in runs:
-            run.stream = "off"
-        return
-    client = stack.client
-    deadline = asyncio.get_running_loop().time() + STREAM_GRACE_SECONDS
-    reached: dict[str, set[str]] = {}  # detection -> investigation ids of the detector's runs
-    seen: set[str] = set()
-    while True:
-        status = await read_status(client, settings.temporal_task_queue)
+    reached: dict[str, set[str]] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)
+
+    async def look(self, stack: Stack, *, timeout: float) -> None:
+        from cli.detect import read_status
+
+        client = stack.client
+        status = await read_status(client, stack.settings.temporal_task_queue)
         firings = status.checkpoint.firings if status and status.checkpoint else []
         for firing in firings:
-            if not firing.workflow_id or firing.workflow_id in seen:
+            if not firing.workflow_id or firing.workflow_id in self.seen:
                 continue
             with contextlib.suppress(TimeoutError, RPCError, WorkflowFailureError):
-                outcome = await driver.alert_outcome(client, firing.workflow_id, timeout=10)
-                reached.setdefault(outcome.detection.value, set()).update(outcome.investigations)
-                seen.add(firing.workflow_id)
-        pending = [r for r in runs if _stream_verdict(r, reached) == "no" and not r.scenario.false_positive]
-        if not pending or asyncio.get_running_loop().time() > deadline:
-            break
-        await asyncio.sleep(1.0)
-    for run in runs:
-        run.stream = _stream_verdict(run, reached)
+                outcome = await driver.alert_outcome(client, firing.workflow_id, timeout=timeout)
+                self.reached.setdefault(outcome.detection.value, set()).update(outcome.investigations)
+                self.seen.add(firing.workflow_id)
+
+    async def follow(self, stack: Stack, runs: list[AlertRun], stop: asyncio.Event) -> None:
+        """While the runs proceed: mark the scenarios the detector has caught so far."""
+        while stack.settings.riposte_detect != "off" and not stop.is_set():
+            try:
+                await self.look(stack, timeout=STREAM_LOOK_SECONDS)
+            except RPCError:
+                log.warning("could not read the detector's status", exc_info=True)
+            for run in runs:
+                verdict = _stream_verdict(run, self.reached) if run.facts else ""
+                run.stream = "" if verdict in ("no", "stayed quiet") else verdict  # not yet: it may still
+            await asyncio.sleep(STREAM_LOOK_SECONDS)
+
+    async def finish(self, stack: Stack, runs: list[AlertRun], stop: asyncio.Event) -> None:
+        """Give the detector a grace period for the last scenarios' events, then settle each verdict."""
+        if stack.settings.riposte_detect == "off":
+            for run in runs:
+                run.stream = "off"
+            return
+        deadline = asyncio.get_running_loop().time() + STREAM_GRACE_SECONDS
+        while True:
+            await self.look(stack, timeout=10)
+            for run in runs:
+                run.stream = _stream_verdict(run, self.reached)
+            missed = [r for r in runs if r.stream == "no" and not r.scenario.false_positive]
+            if not missed or stop.is_set() or asyncio.get_running_loop().time() > deadline:
+                return
+            await asyncio.sleep(1.0)
 
 
 def _stream_verdict(run: AlertRun, reached: dict[str, set[str]]) -> str:
@@ -413,25 +379,3 @@ def _stream_verdict(run: AlertRun, reached: dict[str, set[str]]) -> str:
     if run.scenario.false_positive:
         return "fired (playbook decided)" if caught else "stayed quiet"
     return "yes" if caught else "no"
-
-
-def summary_json(runs: list[AlertRun]) -> str:
-    """The summary as JSON (for scripts and tests)."""
-    rows = []
-    for run in runs:
-        for inv in run.investigations:
-            status = inv.status
-            rows.append(
-                {
-                    "scenario": run.scenario.name,
-                    "false_positive": run.scenario.false_positive,
-                    "workflow_id": inv.workflow_id,
-                    "akku_stream": run.stream,
-                    "stage": status.stage if status else None,
-                    "score": status.score if status else None,
-                    "actions": [
-                        r.model_dump(mode="json") for d in (status.decisions if status else []) for r in d.results
-                    ],
-                }
-            )
-    return json.dumps(rows, indent=2)

@@ -12,14 +12,18 @@ import sys
 from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from cli.detect import app as detect_app
 from riposte.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from cli.logs import Problems
 
 T = TypeVar("T")
 
@@ -85,27 +89,67 @@ Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")
 # --- the stack ---------------------------------------------------------------------------
 
 
+LogsVerbose = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Debug logging, on the terminal as well as in the log file.")
+]
+
+
+def _log_to_file(settings: Settings, state_dir: Path | None, command: str, verbose: bool, screen: Console) -> Problems:
+    """The components' log lines to .state/riposte-<command>.log; errors still named on `screen`."""
+    from cli.logs import log_path, log_to_file
+
+    path = log_path(state_dir or settings.riposte_state_dir, command)
+    on_error = None
+    if command == "dev" and not verbose:  # the demo's live view names errors itself
+
+        def on_error(notice: str) -> None:
+            screen.print(Text(f"⚠ {notice}", style="bold red"), soft_wrap=True)
+
+    return log_to_file(path, verbose=verbose, console=screen, on_error=on_error)
+
+
+def _run_logged(coro: Coroutine[Any, Any, T], problems: Problems) -> T:
+    """Run; a failure that ends the command is one line here, its traceback in the log file."""
+    try:
+        return run(coro)
+    except typer.Exit:
+        raise
+    except (Exception, SystemExit) as exc:  # SystemExit: uvicorn's answer to a port already taken
+        if isinstance(exc, SystemExit) and not exc.code:
+            raise
+        logging.getLogger("riposte").error("stopped by an error", exc_info=exc, extra={"on_screen": True})
+        reason = problems.first if isinstance(exc, SystemExit) else f"{type(exc).__name__}: {exc}"
+        err.print(Text(f"stopped by an error: {reason} (details in {problems.path})", style="red"), soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
 @app.command()
 def dev(
     temporal_port: Annotated[int, typer.Option(help="Port of the embedded Temporal frontend.")] = 7233,
     ui_port: Annotated[int, typer.Option(help="Port of the Temporal UI.")] = 8233,
     state_dir: Annotated[
-        Path | None, typer.Option(help="Where the Temporal SQLite file lives (default RIPOSTE_STATE_DIR).")
+        Path | None,
+        typer.Option(help="Where the Temporal SQLite file and the logs live (default RIPOSTE_STATE_DIR)."),
     ] = None,
-    verbose: Verbose = False,
+    verbose: LogsVerbose = False,
 ) -> None:
     """The whole embedded stack in one process tree, until Ctrl-C.
 
     Starts the Temporal dev server (with its UI, persistent under the state folder) unless
     TEMPORAL_ADDRESS is set, then the worker, the webhook gateway and the Akku and Slack
     simulators; prints every URL and the webhook credentials. Ctrl-C stops all of it.
+
+    The log lines of the worker, gateway, simulators, uvicorn and the Temporal SDK go to
+    riposte-dev.log in the state folder (the banner prints its path; the Temporal server's
+    own log is temporal.log beside it); an error is also named on the terminal in one line.
+    --verbose writes every line to the terminal too.
     """
     from cli.stack import StackOptions, run_stack
 
-    setup_logging(verbose)
     settings = settings_or_exit()
-    options = StackOptions(temporal_port=temporal_port, ui_port=ui_port, state_dir=state_dir)
-    run(run_stack(settings, options))
+    problems = _log_to_file(settings, state_dir, "dev", verbose, console)
+    options = StackOptions(temporal_port=temporal_port, ui_port=ui_port, state_dir=state_dir, log_file=problems.path)
+    _run_logged(run_stack(settings, options, console), problems)
 
 
 @app.command()
@@ -114,25 +158,44 @@ def demo(
         bool, typer.Option("--auto-approve", help="Decide approval requests as the analyst would, unattended.")
     ] = False,
     exit_after: Annotated[
-        bool, typer.Option("--exit", help="Exit after the summary instead of leaving the stack running.")
+        bool,
+        typer.Option(
+            "--exit",
+            help="Exit after the summary instead of leaving the stack running: 0 when every attack got its "
+            "response and every false positive was left alone, 1 otherwise.",
+        ),
     ] = False,
     temporal_port: Annotated[int, typer.Option(help="Port of the embedded Temporal frontend.")] = 7233,
     ui_port: Annotated[int, typer.Option(help="Port of the Temporal UI.")] = 8233,
-    verbose: Verbose = False,
+    verbose: LogsVerbose = False,
 ) -> None:
     """`riposte dev`, then the attacks of docs/rules.md fired through the real webhook path.
 
     Each scenario's events appear in the Akku simulator and its SIEM alert is POSTed to the
-    gateway in that SIEM's own format; live progress shows each run's stage; a summary table
-    closes it. False-positive scenarios are shown ending without a lock.
+    gateway in that SIEM's own format. A live view shows one row per scenario: the SIEM that
+    carried it, its stage, score and decision, whether Riposte's own detection from Akku's
+    stream caught it too, and a link to its run in the Temporal UI; below it, the people
+    waiting for a decision, with the Slack simulator's page to click in and the
+    `riposte approve <actor>` command. A summary table closes it. False-positive scenarios
+    are shown ending without a lock.
+
+    The log lines of the worker, gateway, simulators, uvicorn and the Temporal SDK go to
+    riposte-demo.log in the state folder (RIPOSTE_STATE_DIR, default .state), not to the
+    screen; its path is printed at the start and the end, and the live view names the latest
+    error in one line. --verbose writes every line to the terminal too.
     """
     from cli.demo import run_demo
     from cli.stack import StackOptions
 
-    setup_logging(verbose)
     settings = settings_or_exit()
-    options = StackOptions(temporal_port=temporal_port, ui_port=ui_port, quiet=True)
-    code = run(run_demo(settings, options, auto_approve=auto_approve, exit_after=exit_after))
+    problems = _log_to_file(settings, None, "demo", verbose, console)
+    options = StackOptions(temporal_port=temporal_port, ui_port=ui_port, quiet=True, log_file=problems.path)
+    code = _run_logged(
+        run_demo(
+            settings, options, auto_approve=auto_approve, exit_after=exit_after, console=console, problems=problems
+        ),
+        problems,
+    )
     raise typer.Exit(code)
 
 

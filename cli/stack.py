@@ -41,6 +41,7 @@ class StackOptions:
     worker: bool = True  # False: run workers elsewhere (`riposte worker`), e.g. to kill and restart them
     akku_staff: int = 200  # accounts in the local Akku simulator's synthetic tenant
     akku_heartbeat_seconds: float = 15.0  # the local Akku simulator's stream heartbeat (tests: shorter)
+    log_file: Path | None = None  # where the components' log lines go (printed in the banner)
 
 
 def detect_by_default(settings: Settings) -> Settings:
@@ -82,7 +83,14 @@ def _local_port(url: str) -> int | None:
 async def _serve(app: FastAPI, host: str, port: int, servers: list[uvicorn.Server]) -> asyncio.Task[None]:
     # an open Akku event stream never ends by itself: stopping waits for it at most this long
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=3
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        log_config=None,  # uvicorn's lines go wherever the process's logging goes (the log file)
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=3,
     )
     server = EmbeddedServer(config)
     servers.append(server)
@@ -172,7 +180,7 @@ async def embedded_stack(settings: Settings, options: StackOptions) -> AsyncIter
             server.stop()
 
 
-def print_banner(stack: Stack, console: Console) -> None:
+def print_banner(stack: Stack, console: Console, log_file: Path | None = None) -> None:
     settings = stack.settings
     table = Table(title="Riposte is running", show_header=False, title_justify="left")
     table.add_row("Temporal UI", stack.ui_url or "(remote cluster)")
@@ -194,18 +202,20 @@ def print_banner(stack: Stack, console: Console) -> None:
     )
     table.add_row("Task queue", settings.temporal_task_queue)
     table.add_row("Detection from Akku", f"{settings.riposte_detect}  (`riposte detect status`)")
+    if log_file is not None:
+        table.add_row("Logs", str(log_file))
     console.print(table)
     console.print("Ctrl-C stops everything.")
 
 
-async def run_stack(settings: Settings, options: StackOptions) -> None:
+async def run_stack(settings: Settings, options: StackOptions, console: Console | None = None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    console = Console()
+    console = console or Console()
     async with embedded_stack(detect_by_default(settings), options) as stack:
-        print_banner(stack, console)
+        print_banner(stack, console, options.log_file)
         await stop.wait()
         console.print("stopping ...")
-    console.print("stopped.")
+    console.print("stopped." + (f" Logs: {options.log_file}" if options.log_file else ""))

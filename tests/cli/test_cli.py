@@ -3,9 +3,15 @@ and the operator tools (decide, list, show, export, replay) on a running stack."
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import logging
+import os
+import re
+import signal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from rich.console import Console
@@ -14,6 +20,7 @@ from typer.testing import CliRunner
 
 from cli import driver
 from cli.demo import AlertRun, run_demo
+from cli.logs import Problems
 from cli.main import app
 from cli.operators import decide, export_history, list_runs, replay_histories, show_run
 from cli.rig import running_stack, stack_settings, terminate_open_workflows
@@ -112,3 +119,62 @@ async def test_operators_decide_list_show_export_and_replay(client: Client, task
         report = io.StringIO()
         assert await replay_histories(settings, None, [bad], None, Console(file=report, width=200)) == 1
         assert "Something else" in report.getvalue() or "nondetermin" in report.getvalue().lower()
+
+
+ESCAPES = re.compile(r"\x1b\][^\x1b]*\x1b\\|\x1b\[[0-9;?]*[A-Za-z]")
+
+
+async def test_the_live_view_shows_who_waits_where_to_decide_and_a_components_error(
+    client: Client, task_queue: str
+) -> None:
+    settings = stack_settings(client, task_queue)
+    out = io.StringIO()
+    problems = Problems(Path(".state/riposte-demo.log"))  # only shown: the component below logs to it alone
+    component = logging.getLogger("tests.component")
+    component.propagate = False
+    component.addHandler(problems)
+    demo = asyncio.create_task(
+        run_demo(
+            settings,
+            StackOptions(quiet=True),
+            auto_approve=False,
+            exit_after=True,
+            console=Console(file=out, width=100, force_terminal=True),
+            problems=problems,
+        )
+    )
+    frame = ""
+    try:
+        deadline = asyncio.get_running_loop().time() + 90
+        while "riposte approve u_" not in frame:  # a person's turn: the demo waits for them
+            assert not demo.done(), ESCAPES.sub("", out.getvalue())[-3000:]
+            assert asyncio.get_running_loop().time() < deadline, frame
+            await asyncio.sleep(0.5)
+            frames = ESCAPES.sub("", out.getvalue()).replace("\r", "").split("Riposte demo: ")
+            frame = frames[-2] if len(frames) > 2 else ""  # the last complete frame
+        component.error("Akku went away")
+        await asyncio.sleep(1.0)  # a few refreshes
+        frames = ESCAPES.sub("", out.getvalue()).replace("\r", "").split("Riposte demo: ")
+        after = frames[-2]
+    finally:  # Ctrl-C, as a person would: the demo stops following, sums up and stops its stack
+        if not demo.done():
+            os.kill(os.getpid(), signal.SIGINT)
+        code = await asyncio.wait_for(demo, timeout=60)
+        component.removeHandler(problems)
+        await terminate_open_workflows(client, task_queue)
+    assert code == 1  # stopped before every run had settled
+    lines = frame.splitlines()
+    assert all(len(line) <= 100 for line in lines), max(lines, key=len)
+    for scenario in ("credential_stuffing", "impossible_travel", "mfa_fatigue", "office_login_burst fp"):
+        assert re.search(rf"^{scenario}\s+(splunk|sentinel|elastic|generic)\b", frame, re.MULTILINE), frame
+    waiting = re.search(r"Waiting for a decision: (\d+); click Approve or Deny at (\S+)", frame)
+    assert waiting and int(waiting.group(1)) > 0, frame
+    assert waiting.group(2).rstrip("/").endswith(str(urlsplit(settings.slack_api_url).port))  # the simulator
+    actor = re.search(r"decide: riposte approve (u_\w+)", frame)
+    assert actor and f"/namespaces/default/workflows/investigation-{actor.group(1)}" in frame  # its run in the UI
+    assert len(frame.split("\n")) == len(after.split("\n"))  # a stable height: the view redraws in place
+    assert re.search(
+        r"^⚠ an error \(details in .state/riposte-demo.log\): tests.component: Akku went away$",
+        after,
+        re.MULTILINE,
+    ), after
