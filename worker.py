@@ -22,6 +22,7 @@ from activities.akku import AkkuActivities
 from activities.decide import evaluate
 from activities.detector import DetectorActivities
 from activities.detector_metrics import serve_metrics
+from activities.digest import DigestActivities
 from activities.dispatch import DispatchActivities
 from activities.governor import GovernorActivities
 from activities.slack import SlackActivities
@@ -34,6 +35,7 @@ from riposte.settings import Settings
 from riposte.temporal import make_client
 from workflows.alert import AlertWorkflow
 from workflows.detector import DetectorWorkflow, detector_task_queue, detector_workflow_id
+from workflows.digest import DigestWorkflow
 from workflows.governor import ActionGovernor
 from workflows.investigation import InvestigationWorkflow
 
@@ -41,7 +43,7 @@ log = logging.getLogger("riposte.worker")
 
 # ActionGovernor stays registered on the main queue for governors started there before it had a
 # queue of its own: they move over at their next continue-as-new (workflows/governor.py).
-WORKFLOWS: Sequence[type] = (AlertWorkflow, InvestigationWorkflow, ActionGovernor, DetectorWorkflow)
+WORKFLOWS: Sequence[type] = (AlertWorkflow, InvestigationWorkflow, ActionGovernor, DetectorWorkflow, DigestWorkflow)
 
 
 @contextlib.asynccontextmanager
@@ -53,6 +55,7 @@ async def activities(settings: Settings, client: Client, task_queue: str) -> Asy
         dispatch = DispatchActivities(akku, client, task_queue, RunNames.from_settings(settings))
         governor = GovernorActivities(client, task_queue)
         slack_acts = SlackActivities(slack, settings)
+        digest = DigestActivities(client, slack)
         exits.push_async_callback(governor.aclose)
         yield [
             akku_acts.resolve_identities,
@@ -64,6 +67,12 @@ async def activities(settings: Settings, client: Client, task_queue: str) -> Asy
             slack_acts.post_approval,
             slack_acts.update_approval,
             slack_acts.notify,
+            slack_acts.post_digest,
+            slack_acts.update_digest,
+            digest.join,
+            digest.decide_many,
+            digest.still_pending,
+            digest.post_thread,
             evaluate,
         ]
 

@@ -1,6 +1,7 @@
 """Block Kit for approval requests, decisions and notices: readable on a phone, within Slack's limits.
 
-Pure functions: the activities post what these build, the tests read it.
+Pure functions: the activities post what these build, the tests read it. The approval digest
+(one message for a wave of requests, workflows/digest.py) is built here too.
 
 Every string that comes from Akku or a SIEM (names, roles, emails, rule names, cities, error
 details) is escaped before it enters mrkdwn, as Slack documents (`&`, `<`, `>`): a display name
@@ -16,6 +17,7 @@ from urllib.parse import quote
 
 from riposte.models.actions import ActionResult
 from riposte.models.common import ActionKind, DetectionType, Severity
+from riposte.models.digest import DIGEST_ACTION_PREFIX, Choice, DigestButton, DigestMessage, EntryOutcome
 from riposte.models.evidence import ActorEvidence, UserRecord
 from riposte.models.playbook import ApprovalOption
 from riposte.models.runs import ApprovalRequest, ApprovalUpdate, Assessment, Notification
@@ -234,4 +236,111 @@ def notification_blocks(n: Notification) -> list[Block]:
     run_link = link(n.run_ui_url, "Run in Temporal")
     if run_link:
         blocks.append(_context(run_link))
+    return blocks[:BLOCK_LIMIT]
+
+
+# --- the approval digest -----------------------------------------------------------------
+
+DIGEST_NAMES = 5  # names shown before "and N more"
+DIGEST_REFUSALS = 10  # refusals listed one by one
+DIGEST_ICONS = {
+    "acted": ":white_check_mark: decided",
+    "recorded": ":hourglass: awaiting another approver",
+    "refused": ":no_entry: not recorded",
+    "decided_elsewhere": ":ballot_box_with_check: decided on their own",
+    "ended": ":black_square_for_stop: ended",
+    "in_flight": ":arrows_counterclockwise: being decided",
+    "waiting": ":hourglass_flowing_sand: waiting",
+}
+
+
+def _common(values: list[list[str]], limit: int = 5) -> str:
+    """What the people share: each value with how many of them have it, most shared first."""
+    counts: dict[str, int] = {}
+    for found in values:
+        for value in dict.fromkeys(found):
+            counts[value] = counts.get(value, 0) + 1
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+    return ", ".join(f"{esc(v)} ({n})" for v, n in ranked)
+
+
+def digest_headline(message: DigestMessage) -> str:
+    entries = message.entries
+    detection = entries[0].detection.value.replace("_", " ") if entries else "approval"
+    return f"{len(entries)} people waiting for a decision: {detection} ({message.playbook})"
+
+
+def _digest_button(message: DigestMessage, choice: Choice, label: str, style: str | None) -> Block:
+    button: Block = {
+        "type": "button",
+        "action_id": f"{DIGEST_ACTION_PREFIX}{choice}",
+        "text": {"type": "plain_text", "text": label},
+        "value": DigestButton(digest_id=message.digest_id, choice=choice).pack(),
+    }
+    if style:
+        button["style"] = style
+    if choice != "review":
+        count = sum(
+            1 for e in message.entries if message.outcomes.get(e.workflow_id, EntryOutcome()).state == "waiting"
+        )
+        button["confirm"] = {
+            "title": {"type": "plain_text", "text": "Are you sure?"},
+            "text": {"type": "mrkdwn", "text": f"{esc(label)}: every open request in this digest (about {count})."},
+            "confirm": {"type": "plain_text", "text": "Yes, do it"},
+            "deny": {"type": "plain_text", "text": "Cancel"},
+        }
+    return button
+
+
+def digest_blocks(message: DigestMessage) -> list[Block]:
+    """One message for a wave: how many, what they share, the first names, the outcome so far."""
+    entries = message.entries
+    scores = [e.score for e in entries] or [0.0]
+    blocks: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": _cut(digest_headline(message), 150)}},
+        _section(
+            f"*{len(entries)} approval requests* of playbook `{esc(message.playbook)}`, "
+            f"scores {min(scores):.0f} to {max(scores):.0f}. Each is decided on its own run, with its own checks."
+        ),
+    ]
+    shared = []
+    ips = _common([e.source_ips for e in entries])
+    if ips:
+        shared.append(f"*Source IPs:* {ips}")
+    countries = _common([e.countries for e in entries])
+    if countries:
+        shared.append(f"*Countries:* {countries}")
+    if shared:
+        blocks.append(_section("\n".join(shared)))
+    names = [f"*{esc(e.display_name or e.actor_id)}*" for e in entries[:DIGEST_NAMES]]
+    more = len(entries) - len(names)
+    blocks.append(_section("*Who:* " + ", ".join(names) + (f" and {more} more" if more > 0 else "")))
+    states: list[str] = [message.outcomes.get(e.workflow_id, EntryOutcome()).state for e in entries]
+    tally = " · ".join(f"{DIGEST_ICONS[s]} {states.count(s)}" for s in DIGEST_ICONS if states.count(s))
+    blocks.append(_context(tally))
+    refused = [(e, message.outcomes[e.workflow_id]) for e in entries if states[entries.index(e)] == "refused"]
+    if refused:
+        lines = [f"• {esc(e.display_name or e.actor_id)} (`{esc(e.actor_id)}`): {esc(o.detail)}" for e, o in refused]
+        extra = len(lines) - DIGEST_REFUSALS
+        blocks.append(
+            _section(
+                "*Not recorded:*\n" + "\n".join(lines[:DIGEST_REFUSALS]) + (f"\n…and {extra} more" if extra > 0 else "")
+            )
+        )
+    if message.last_action:
+        blocks.append(_section(f":lock: {esc(message.last_action)}"))
+    if message.closed:
+        blocks.append(_context("This digest is closed: its window is over and every request in it is decided."))
+    elif any(s in ("waiting", "refused", "recorded") for s in states):
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "riposte_digest",
+                "elements": [
+                    _digest_button(message, "approve", "Approve all", "primary"),
+                    _digest_button(message, "deny", "Deny all", "danger"),
+                    _digest_button(message, "review", "Review individually", None),
+                ],
+            }
+        )
     return blocks[:BLOCK_LIMIT]

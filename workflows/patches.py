@@ -43,6 +43,7 @@ LEAN_DECISIONS = "lean-decisions-v1"
 LOCAL_DISPATCH = "local-dispatch-v1"
 GOVERNOR_OWN_TASK_QUEUE = "governor-own-task-queue-v1"
 FALLBACK_TAKES_A_PERMIT = "fallback-takes-a-permit-v1"
+APPROVAL_DIGEST = "approval-digest-v1"
 
 _INVESTIGATION = "InvestigationWorkflow"
 REGISTER: tuple[Patch, ...] = (
@@ -96,6 +97,15 @@ REGISTER: tuple[Patch, ...] = (
         "because an automatic action was refused; refused, the run keeps waiting for a person",
         "(this change)",
         _older(_INVESTIGATION, FALLBACK_TAKES_A_PERMIT),
+    ),
+    Patch(
+        APPROVAL_DIGEST,
+        _INVESTIGATION,
+        "a request that may be decided in bulk (not protected, not privileged, not admin elevation) joins its "
+        "playbook's approval digest first (an activity); from the third in a window it is not posted on its own "
+        "and is neither reminded nor escalated per person: the digest message stands for it",
+        "(this change)",
+        _older(_INVESTIGATION, APPROVAL_DIGEST),
     ),
 )
 
