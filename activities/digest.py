@@ -11,7 +11,10 @@ wait; `post_thread` posts requests in the digest's thread for review one by one.
 from __future__ import annotations
 
 import asyncio
+import random
+import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -45,6 +48,8 @@ from riposte.models.digest import (
 )
 from riposte.models.runs import DECIDE, STATUS, DecisionAck, DecisionRequest, InvestigationStatus
 
+JOIN_PATIENCE = 20.0  # seconds an attempt waits its turn among a wave's joins, then Temporal retries it
+BUSY = (RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.UNAVAILABLE, RPCStatusCode.ABORTED)
 PARALLEL = 20  # decide updates in flight at once
 THREAD_CAP = 50  # requests posted in the thread per click (Slack allows about one post a second)
 T = TypeVar("T")
@@ -60,6 +65,21 @@ async def _bounded(items: list[T], work: Callable[[T], Awaitable[None]], paralle
     await asyncio.gather(*(one(i) for i in items))
 
 
+def operation_for(request: JoinRequest, found: str) -> WithStartWorkflowOperation[Any, Any]:
+    """Starts the digest if it is not running yet (one operation per attempt)."""
+    start = int(found.rsplit("/", 1)[-1])
+    window_end = datetime.fromtimestamp(start, UTC) + WINDOW
+    return WithStartWorkflowOperation(
+        "DigestWorkflow",
+        DigestInput(digest_id=found, playbook=request.playbook, window_end=window_end),
+        id=found,
+        task_queue=request.queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        static_summary=f"Approval digest of {request.playbook}",
+    )
+
+
 class DigestActivities:
     def __init__(self, client: Client, slack: AsyncWebClient) -> None:
         self._client = client
@@ -68,25 +88,25 @@ class DigestActivities:
     @activity.defn(name="Join the approval digest")
     async def join(self, request: JoinRequest) -> JoinAnswer:
         found = digest_id(request.queue, request.playbook, request.at)
-        start = int(found.rsplit("/", 1)[-1])
-        window_end = request.at.fromtimestamp(start, request.at.tzinfo) + WINDOW
-        operation: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
-            "DigestWorkflow",
-            DigestInput(digest_id=found, playbook=request.playbook, window_end=window_end),
-            id=found,
-            task_queue=request.queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-            static_summary=f"Approval digest of {request.playbook}",
-        )
-        try:
-            answer: JoinAnswer = await self._client.execute_update_with_start_workflow(
-                JOIN, request.entry, start_workflow_operation=operation, result_type=JoinAnswer
-            )
-        except WorkflowUpdateFailedError as exc:  # the digest is closing: the request is posted on its own
-            activity.logger.info("digest %s refused a join: %s", found, exc.cause)
-            return JoinAnswer(digest_id=found, position=0, individual=True)
-        return answer
+        operation = operation_for(request, found)
+        # a wave joins at once and Temporal takes only a few updates per workflow in flight: wait a turn
+        deadline = time.monotonic() + JOIN_PATIENCE
+        while True:
+            try:
+                answer: JoinAnswer = await self._client.execute_update_with_start_workflow(
+                    JOIN, request.entry, start_workflow_operation=operation, result_type=JoinAnswer
+                )
+            except WorkflowUpdateFailedError as exc:  # the digest is closing: the request is posted on its own
+                activity.logger.info("digest %s refused a join: %s", found, exc.cause)
+                return JoinAnswer(digest_id=found, position=0, individual=True)
+            except RPCError as exc:
+                if exc.status not in BUSY or time.monotonic() > deadline:
+                    raise
+                activity.heartbeat()
+                await asyncio.sleep(random.uniform(0.05, 0.5))  # noqa: S311 - jitter, not a secret
+                operation = operation_for(request, found)
+                continue
+            return answer
 
     @activity.defn(name="Decide requests of the approval digest")
     async def decide_many(self, many: DecideMany) -> DecideManyResult:
