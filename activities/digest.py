@@ -50,6 +50,7 @@ from riposte.models.runs import DECIDE, STATUS, DecisionAck, DecisionRequest, In
 
 JOIN_PATIENCE = 20.0  # seconds an attempt waits its turn among a wave's joins, then Temporal retries it
 BUSY = (RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.UNAVAILABLE, RPCStatusCode.ABORTED)
+JOINS_IN_FLIGHT = 5  # per digest, from one worker (the dev server allows 10 updates in flight per workflow)
 PARALLEL = 20  # decide updates in flight at once
 THREAD_CAP = 50  # requests posted in the thread per click (Slack allows about one post a second)
 T = TypeVar("T")
@@ -84,6 +85,14 @@ class DigestActivities:
     def __init__(self, client: Client, slack: AsyncWebClient) -> None:
         self._client = client
         self._slack = slack
+        self._turns: dict[str, asyncio.Semaphore] = {}
+
+    def _turn(self, digest: str) -> asyncio.Semaphore:
+        """This worker's joins to one digest, a few at a time: Temporal refuses more than a handful of
+        updates in flight per workflow, and a wave of retries would only crowd each other out."""
+        if len(self._turns) > 1000:
+            self._turns = {k: v for k, v in self._turns.items() if v.locked()}
+        return self._turns.setdefault(digest, asyncio.Semaphore(JOINS_IN_FLIGHT))
 
     @activity.defn(name="Join the approval digest")
     async def join(self, request: JoinRequest) -> JoinAnswer:
@@ -93,9 +102,10 @@ class DigestActivities:
         deadline = time.monotonic() + JOIN_PATIENCE
         while True:
             try:
-                answer: JoinAnswer = await self._client.execute_update_with_start_workflow(
-                    JOIN, request.entry, start_workflow_operation=operation, result_type=JoinAnswer
-                )
+                async with self._turn(found):
+                    answer: JoinAnswer = await self._client.execute_update_with_start_workflow(
+                        JOIN, request.entry, start_workflow_operation=operation, result_type=JoinAnswer
+                    )
             except WorkflowUpdateFailedError as exc:  # the digest is closing: the request is posted on its own
                 activity.logger.info("digest %s refused a join: %s", found, exc.cause)
                 return JoinAnswer(digest_id=found, position=0, individual=True)
@@ -143,8 +153,8 @@ class DigestActivities:
                     raise
                 outcome = EntryOutcome(state="ended", detail="the run has ended", by=name, by_id=decision.decided_by)
             else:
-                state = "acted" if ack.status == "decided" else "recorded"
-                detail = target.option_id if state == "acted" else f"{ack.approvals}/{ack.required} approvals"
+                state = "decided" if ack.status == "decided" else "recorded"
+                detail = target.option_id if state == "decided" else f"{ack.approvals}/{ack.required} approvals"
                 outcome = EntryOutcome(state=state, detail=detail, by=name, by_id=decision.decided_by)
             done[target.workflow_id] = DecidedOne(workflow_id=target.workflow_id, outcome=outcome)
             activity.heartbeat(DecideManyResult(results=list(done.values())))

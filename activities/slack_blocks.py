@@ -244,7 +244,7 @@ def notification_blocks(n: Notification) -> list[Block]:
 DIGEST_NAMES = 5  # names shown before "and N more"
 DIGEST_REFUSALS = 10  # refusals listed one by one
 DIGEST_ICONS = {
-    "acted": ":white_check_mark: decided",
+    "decided": ":white_check_mark: decided",
     "recorded": ":hourglass: awaiting another approver",
     "refused": ":no_entry: not recorded",
     "decided_elsewhere": ":ballot_box_with_check: decided on their own",

@@ -218,7 +218,7 @@ class DigestWorkflow:
         states = [self._outcomes[t.workflow_id].state for t in targets]
         verb = {"approve": "Approve all", "deny": "Deny all"}.get(decision.choice, decision.choice)
         self._last = (
-            f"{name} chose {verb}: {states.count('acted')} decided, {states.count('recorded')} awaiting another "
+            f"{name} chose {verb}: {states.count('decided')} decided, {states.count('recorded')} awaiting another "
             f"approver, {states.count('refused') + states.count('ended')} not recorded"
         )
         self._dirty = True

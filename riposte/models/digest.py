@@ -26,8 +26,8 @@ INDIVIDUAL_LIMIT = 2  # requests posted on their own before the digest takes ove
 WINDOW = timedelta(minutes=10)
 DIGEST_ACTION_PREFIX = "riposte_digest_"  # action_id of the digest's buttons
 Choice = Literal["approve", "deny", "review"]
-EntryState = Literal["waiting", "in_flight", "acted", "recorded", "refused", "decided_elsewhere", "ended"]
-DECIDED: frozenset[str] = frozenset({"acted", "recorded", "decided_elsewhere", "ended"})  # nothing left to do
+EntryState = Literal["waiting", "in_flight", "decided", "recorded", "refused", "decided_elsewhere", "ended"]
+DECIDED: frozenset[str] = frozenset({"decided", "decided_elsewhere", "ended"})  # nothing left to do
 
 
 def digest_id(queue: str, playbook: str, at: datetime) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from cli import driver
 from cli.stack import Stack
@@ -81,8 +82,16 @@ async def click_digest(
 
 
 async def digest_status(client: Client, digest_id: str) -> DigestStatus:
-    status: DigestStatus = await client.get_workflow_handle(digest_id).query(DIGEST_STATUS, result_type=DigestStatus)
-    return status
+    """The digest's status; a worker busy with a storm may answer a query late: ask again."""
+    for _ in range(10):
+        try:
+            status: DigestStatus = await client.get_workflow_handle(digest_id).query(
+                DIGEST_STATUS, result_type=DigestStatus
+            )
+            return status
+        except RPCError:
+            await asyncio.sleep(0.5)
+    raise AssertionError(f"{digest_id} did not answer its status query")
 
 
 async def digest_ids(client: Client, task_queue: str) -> list[str]:

@@ -44,9 +44,7 @@ async def reply(http: httpx.AsyncClient, slack_url: str | None, reply_id: str) -
 async def wave(client: Client, task_queue: str, count: int) -> None:
     asked = count - LIMIT
     async with (
-        running_stack(
-            client, task_queue, akku_staff=count + 100, slack_approver_ids=["U0ANALYST", SUBJECT]
-        ) as stack,
+        running_stack(client, task_queue, akku_staff=count + 100, slack_approver_ids=["U0ANALYST", SUBJECT]) as stack,
         httpx.AsyncClient(timeout=60) as http,
     ):
         facts = await driver.load_scenario(http, stack, "credential_stuffing", count=count)
@@ -103,7 +101,7 @@ async def wave(client: Client, task_queue: str, count: int) -> None:
         status = await digest_status(client, digest_id)
         assert status.outcomes[f"investigation-{subject}"].state == "refused"
         assert "not allowed" in status.outcomes[f"investigation-{subject}"].detail
-        assert Counter(o.state for o in status.outcomes.values()) == {"acted": asked - 1, "refused": 1}
+        assert Counter(o.state for o in status.outcomes.values()) == {"decided": asked - 1, "refused": 1}
 
         again = await click_digest(http, stack, digest, "approve", SUBJECT)
         assert again.status_code == 200
