@@ -9,7 +9,6 @@ from collections import Counter
 from typing import Any
 
 import httpx
-import pytest
 from temporalio.client import Client
 
 from cli import driver
@@ -125,9 +124,3 @@ async def wave(client: Client, task_queue: str, count: int) -> None:
 
 async def test_a_60_person_wave_is_one_digest_and_one_click(client: Client, task_queue: str) -> None:
     await wave(client, task_queue, 60)
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(600)
-async def test_a_500_person_wave_is_one_digest_and_one_click(client: Client, task_queue: str) -> None:
-    await wave(client, task_queue, 500)
