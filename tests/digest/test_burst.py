@@ -44,12 +44,14 @@ async def test_thirty_splunk_per_result_webhooks_fold_into_one_digest(
         )
         assert {a.status_code for a in answers} == {202}
         await until_stages(client, task_queue, {"waiting_for_approval": PEOPLE}, timeout=120)
-        (digest_id,) = await digest_ids(client, task_queue)
-        for _ in range(100):
-            status = await digest_status(client, digest_id)
-            if status.entries == PEOPLE and status.posted and status.posted.ts:
-                break
+        for _ in range(600):  # the runs wait before their requests have joined: the joins follow
+            found = await digest_ids(client, task_queue)
+            if found:
+                status = await digest_status(client, found[0])
+                if status.entries == PEOPLE and status.posted and status.posted.ts:
+                    break
             await asyncio.sleep(0.2)
+        (digest_id,) = found
         assert status.entries == PEOPLE
         messages = await approval_messages(http, stack)
         assert len(messages) <= 3
