@@ -147,7 +147,9 @@ class DigestActivities:
                 ack = await handle.execute_update(DECIDE, request, result_type=DecisionAck)
             except WorkflowUpdateFailedError as exc:
                 reason = exc.cause.message if isinstance(exc.cause, ApplicationError) else str(exc.cause or exc)
-                outcome = EntryOutcome(state="refused", detail=reason, by=name, by_id=decision.decided_by)
+                outcome = await self._elsewhere(target.workflow_id, target.request_id) or EntryOutcome(
+                    state="refused", detail=reason, by=name, by_id=decision.decided_by
+                )
             except RPCError as exc:
                 if exc.status is not RPCStatusCode.NOT_FOUND:
                     raise
@@ -169,16 +171,10 @@ class DigestActivities:
 
         async def one(index: int) -> None:
             entry = pending.entries[index]
-            status = await self._status(entry.workflow_id)
+            outcome = await self._elsewhere(entry.workflow_id, entry.request_id)
             activity.heartbeat()
-            if status is not None and status.pending is not None and status.pending.request_id == entry.request_id:
-                return
-            if status is None or not status.decisions:
-                outcome = EntryOutcome(state="ended", detail="the run has ended")
-            else:
-                last = status.decisions[-1]
-                outcome = EntryOutcome(state="decided_elsewhere", detail=last.label.value, by=last.decided_by)
-            changed.append(DecidedOne(workflow_id=entry.workflow_id, outcome=outcome))
+            if outcome is not None:
+                changed.append(DecidedOne(workflow_id=entry.workflow_id, outcome=outcome))
 
         await _bounded(list(range(len(pending.entries))), one)
         return DecideManyResult(results=changed)
@@ -204,6 +200,19 @@ class DigestActivities:
             )
             threads[workflow_id] = str(answer.get("ts") or "")
         return ThreadPosted(threads=threads)
+
+    async def _elsewhere(self, workflow_id: str, request_id: str) -> EntryOutcome | None:
+        """A refused request that is no longer pending was decided elsewhere (its own buttons, the CLI)."""
+        try:
+            status = await self._status(workflow_id)
+        except RPCError:
+            return None
+        if status is not None and status.pending is not None and status.pending.request_id == request_id:
+            return None
+        if status is None or not status.decisions:
+            return EntryOutcome(state="ended", detail="the run has ended")
+        last = status.decisions[-1]
+        return EntryOutcome(state="decided_elsewhere", detail=last.label.value, by=last.decided_by)
 
     async def _status(self, workflow_id: str) -> InvestigationStatus | None:
         handle = self._client.get_workflow_handle(workflow_id)

@@ -1,5 +1,6 @@
 """A SIEM that sends one webhook per result row (Splunk's per-result alert action): 30 webhooks about
-30 people, same rule, fold into one digest; Deny all dismisses each of them through its own run."""
+30 people, same rule, fold into one digest. Review individually posts them in its thread, a click there
+decides one person, and Deny all dismisses the others, each through its own run."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tests.digest.support import (
     digest_ids,
     digest_status,
     digests,
+    sim,
     until_stages,
     writes,
 )
@@ -57,10 +59,35 @@ async def test_thirty_splunk_per_result_webhooks_fold_into_one_digest(
         assert len(messages) <= 3
         (digest,) = digests(messages)
 
+        # Review individually: the requests, each with its own buttons, in the digest's thread
+        assert (await click_digest(http, stack, digest, "review", "U0ANALYST")).status_code == 200
+        for _ in range(300):
+            messages = (await sim(http, stack.slack_url, "/_sim/messages"))["messages"]
+            thread = [m for m in messages if m.get("thread_ts") == digest["ts"]]
+            if len(thread) == PEOPLE:
+                break
+            await asyncio.sleep(0.2)
+        assert len(thread) == PEOPLE
+        assert len(await approval_messages(http, stack)) <= 3  # replies in a thread are not in the channel
+        one = facts["actor_ids"][0]
+        mine = await driver.investigation_status(client, f"investigation-{one}")
+        assert mine is not None and mine.pending is not None
+        clicked = await driver.click(
+            http, stack, f"investigation-{one}", mine.pending.request_id, "approve", "U0ANALYST"
+        )
+        assert clicked.status_code == 200
+        await driver.wait_for_stage(client, f"investigation-{one}", "approved")
+
         answer = await click_digest(http, stack, digest, "deny", "U0ANALYST")
         assert answer.status_code == 200
-        dismissed = await until_stages(client, task_queue, {"dismissed": PEOPLE}, timeout=60)
-        assert set(dismissed.values()) == {"dismissed"}
-        assert await writes(http, stack) == []
-        status = await digest_status(client, digest_id)
-        assert {o.state for o in status.outcomes.values()} == {"decided"}
+        dismissed = await until_stages(client, task_queue, {"dismissed": PEOPLE - 1}, timeout=60)
+        assert sorted(dismissed.values()).count("dismissed") == PEOPLE - 1
+        assert {w["actor_id"] for w in await writes(http, stack)} == {one}
+        for _ in range(100):
+            status = await digest_status(client, digest_id)
+            if "in_flight" not in {o.state for o in status.outcomes.values()}:
+                break
+            await asyncio.sleep(0.2)
+        states = {w: o.state for w, o in status.outcomes.items()}
+        assert states.pop(f"investigation-{one}") == "decided_elsewhere"
+        assert set(states.values()) == {"decided"}
