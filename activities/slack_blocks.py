@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from riposte.models.actions import ActionResult
 from riposte.models.common import ActionKind, DetectionType, Severity
-from riposte.models.digest import DIGEST_ACTION_PREFIX, Choice, DigestButton, DigestMessage, EntryOutcome
+from riposte.models.digest import DIGEST_ACTION_PREFIX, Choice, DigestButton, DigestMessage
 from riposte.models.evidence import ActorEvidence, UserRecord
 from riposte.models.playbook import ApprovalOption
 from riposte.models.runs import ApprovalRequest, ApprovalUpdate, Assessment, Notification
@@ -241,8 +241,6 @@ def notification_blocks(n: Notification) -> list[Block]:
 
 # --- the approval digest -----------------------------------------------------------------
 
-DIGEST_NAMES = 5  # names shown before "and N more"
-DIGEST_REFUSALS = 10  # refusals listed one by one
 DIGEST_ICONS = {
     "decided": ":white_check_mark: decided",
     "recorded": ":hourglass: awaiting another approver",
@@ -254,20 +252,12 @@ DIGEST_ICONS = {
 }
 
 
-def _common(values: list[list[str]], limit: int = 5) -> str:
-    """What the people share: each value with how many of them have it, most shared first."""
-    counts: dict[str, int] = {}
-    for found in values:
-        for value in dict.fromkeys(found):
-            counts[value] = counts.get(value, 0) + 1
-    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
-    return ", ".join(f"{esc(v)} ({n})" for v, n in ranked)
+def _counted(values: list[tuple[str, int]]) -> str:
+    return ", ".join(f"{esc(v)} ({n})" for v, n in values)
 
 
 def digest_headline(message: DigestMessage) -> str:
-    entries = message.entries
-    detection = entries[0].detection.value.replace("_", " ") if entries else "approval"
-    return f"{len(entries)} people waiting for a decision: {detection} ({message.playbook})"
+    return f"{message.count} people waiting for a decision: {message.detection} ({message.playbook})"
 
 
 def _digest_button(message: DigestMessage, choice: Choice, label: str, style: str | None) -> Block:
@@ -280,12 +270,10 @@ def _digest_button(message: DigestMessage, choice: Choice, label: str, style: st
     if style:
         button["style"] = style
     if choice != "review":
-        count = sum(
-            1 for e in message.entries if message.outcomes.get(e.workflow_id, EntryOutcome()).state == "waiting"
-        )
+        count = message.tally.get("waiting", 0)
         button["confirm"] = {
             "title": {"type": "plain_text", "text": "Are you sure?"},
-            "text": {"type": "mrkdwn", "text": f"{esc(label)}: every open request in this digest (about {count})."},
+            "text": {"type": "mrkdwn", "text": f"{esc(label)}: every open request in this digest ({count} waiting)."},
             "confirm": {"type": "plain_text", "text": "Yes, do it"},
             "deny": {"type": "plain_text", "text": "Cancel"},
         }
@@ -294,44 +282,35 @@ def _digest_button(message: DigestMessage, choice: Choice, label: str, style: st
 
 def digest_blocks(message: DigestMessage) -> list[Block]:
     """One message for a wave: how many, what they share, the first names, the outcome so far."""
-    entries = message.entries
-    scores = [e.score for e in entries] or [0.0]
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": _cut(digest_headline(message), 150)}},
         _section(
-            f"*{len(entries)} approval requests* of playbook `{esc(message.playbook)}`, "
-            f"scores {min(scores):.0f} to {max(scores):.0f}. Each is decided on its own run, with its own checks."
+            f"*{message.count} approval requests* of playbook `{esc(message.playbook)}`, "
+            f"scores {message.score_min:.0f} to {message.score_max:.0f}. "
+            "Each is decided on its own run, with its own checks."
         ),
     ]
     shared = []
-    ips = _common([e.source_ips for e in entries])
-    if ips:
-        shared.append(f"*Source IPs:* {ips}")
-    countries = _common([e.countries for e in entries])
-    if countries:
-        shared.append(f"*Countries:* {countries}")
+    if message.source_ips:
+        shared.append(f"*Source IPs:* {_counted(message.source_ips)}")
+    if message.countries:
+        shared.append(f"*Countries:* {_counted(message.countries)}")
     if shared:
         blocks.append(_section("\n".join(shared)))
-    names = [f"*{esc(e.display_name or e.actor_id)}*" for e in entries[:DIGEST_NAMES]]
-    more = len(entries) - len(names)
-    blocks.append(_section("*Who:* " + ", ".join(names) + (f" and {more} more" if more > 0 else "")))
-    states: list[str] = [message.outcomes.get(e.workflow_id, EntryOutcome()).state for e in entries]
-    tally = " · ".join(f"{DIGEST_ICONS[s]} {states.count(s)}" for s in DIGEST_ICONS if states.count(s))
+    names = ", ".join(f"*{esc(n)}*" for n in message.names)
+    more = message.count - len(message.names)
+    blocks.append(_section(f"*Who:* {names}" + (f" and {more} more" if more > 0 else "")))
+    tally = " · ".join(f"{icon} {message.tally[s]}" for s, icon in DIGEST_ICONS.items() if message.tally.get(s))
     blocks.append(_context(tally))
-    refused = [(e, message.outcomes[e.workflow_id]) for e in entries if states[entries.index(e)] == "refused"]
-    if refused:
-        lines = [f"• {esc(e.display_name or e.actor_id)} (`{esc(e.actor_id)}`): {esc(o.detail)}" for e, o in refused]
-        extra = len(lines) - DIGEST_REFUSALS
-        blocks.append(
-            _section(
-                "*Not recorded:*\n" + "\n".join(lines[:DIGEST_REFUSALS]) + (f"\n…and {extra} more" if extra > 0 else "")
-            )
-        )
+    if message.refusals:
+        lines = [f"• {esc(r.name)} (`{esc(r.actor_id)}`): {esc(r.detail)}" for r in message.refusals]
+        extra = message.refused - len(lines)
+        blocks.append(_section("*Not recorded:*\n" + "\n".join(lines) + (f"\n…and {extra} more" if extra > 0 else "")))
     if message.last_action:
         blocks.append(_section(f":lock: {esc(message.last_action)}"))
     if message.closed:
         blocks.append(_context("This digest is closed: its window is over and every request in it is decided."))
-    elif any(s in ("waiting", "refused", "recorded") for s in states):
+    elif any(message.tally.get(s) for s in ("waiting", "refused", "recorded")):
         blocks.append(
             {
                 "type": "actions",

@@ -40,7 +40,6 @@ with workflow.unsafe.imports_passed_through():
         DecideManyResult,
         DigestEntry,
         DigestInput,
-        DigestMessage,
         DigestPosted,
         DigestState,
         DigestStatus,
@@ -48,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
         JoinAnswer,
         StillPending,
         ThreadPost,
+        summarise,
     )
     from workflows.approval import activity_error_text
 
@@ -254,13 +254,12 @@ class DigestWorkflow:
         self._dirty = False
         if len(self._entries) <= INDIVIDUAL_LIMIT:
             return  # each request is in Slack on its own
-        message = DigestMessage(
-            digest_id=self._id,
-            playbook=self._playbook,
-            channel=next((e.channel for e in self._entries if e.channel), None),
+        message = summarise(
+            self._id,
+            self._playbook,
+            self._entries,
+            self._outcomes,
             posted=self._posted,
-            entries=self._entries,
-            outcomes=self._outcomes,
             last_action=self._last,
             closed=closed,
         )

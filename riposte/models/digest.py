@@ -158,17 +158,85 @@ class StillPending(Model):
     entries: list[DigestEntry]
 
 
+class Refusal(Model):
+    name: str
+    actor_id: str
+    detail: str
+
+
 class DigestMessage(Model):
-    """What the digest message shows: input of the Slack activities that post and update it."""
+    """What the digest message shows, summarised in the workflow: input of the Slack activities that
+    post and update it (a few KiB, however many people the digest holds)."""
 
     digest_id: str
     playbook: str
     channel: str | None = None
     posted: DigestPosted | None = None
-    entries: list[DigestEntry]
-    outcomes: dict[str, EntryOutcome] = Field(default_factory=dict)
+    count: int
+    detection: str
+    score_min: float
+    score_max: float
+    source_ips: list[tuple[str, int]] = Field(default_factory=list)  # the most shared, with how many share each
+    countries: list[tuple[str, int]] = Field(default_factory=list)
+    names: list[str] = Field(default_factory=list)  # the first few
+    tally: dict[str, int] = Field(default_factory=dict)  # entry state -> how many
+    refusals: list[Refusal] = Field(default_factory=list)  # the first few
+    refused: int = 0
     last_action: str = ""
     closed: bool = False
+
+
+SHOWN_NAMES = 5
+SHOWN_SHARED = 5
+SHOWN_REFUSALS = 10
+
+
+def _shared(values: list[list[str]]) -> list[tuple[str, int]]:
+    counts: dict[str, int] = {}
+    for found in values:
+        for value in dict.fromkeys(found):
+            counts[value] = counts.get(value, 0) + 1
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:SHOWN_SHARED]
+
+
+def summarise(
+    digest: str,
+    playbook: str,
+    entries: list[DigestEntry],
+    outcomes: dict[str, EntryOutcome],
+    *,
+    posted: DigestPosted | None,
+    last_action: str,
+    closed: bool,
+) -> DigestMessage:
+    """Pure (the workflow calls it): the digest's entries and outcomes as the message shows them."""
+    states = [outcomes.get(e.workflow_id, EntryOutcome()) for e in entries]
+    tally: dict[str, int] = {}
+    for outcome in states:
+        tally[outcome.state] = tally.get(outcome.state, 0) + 1
+    refused = [(e, o) for e, o in zip(entries, states, strict=True) if o.state == "refused"]
+    scores = [e.score for e in entries] or [0.0]
+    return DigestMessage(
+        digest_id=digest,
+        playbook=playbook,
+        channel=next((e.channel for e in entries if e.channel), None),
+        posted=posted,
+        count=len(entries),
+        detection=entries[0].detection.value.replace("_", " ") if entries else "approval",
+        score_min=min(scores),
+        score_max=max(scores),
+        source_ips=_shared([e.source_ips for e in entries]),
+        countries=_shared([e.countries for e in entries]),
+        names=[e.display_name or e.actor_id for e in entries[:SHOWN_NAMES]],
+        tally=tally,
+        refusals=[
+            Refusal(name=e.display_name or e.actor_id, actor_id=e.actor_id, detail=o.detail)
+            for e, o in refused[:SHOWN_REFUSALS]
+        ],
+        refused=len(refused),
+        last_action=last_action,
+        closed=closed,
+    )
 
 
 class ThreadPost(Model):

@@ -154,10 +154,17 @@ async def test_two_requests_post_on_their_own_and_the_third_opens_one_digest(
     assert not third.individual and third.position == 3
     assert (await join(handle, 3)) == third  # a retried join: the same answer, no second entry
     await until(lambda: len(doubles.posts) == 1)
-    assert [e.actor_id for e in doubles.posts[0].entries] == ["u_1", "u_2", "u_3"]
+    first = doubles.posts[0]
+    assert (first.count, first.names, first.score_min, first.score_max) == (
+        3,
+        ["Person 1", "Person 2", "Person 3"],
+        51,
+        53,
+    )
+    assert first.source_ips == [("203.0.113.7", 3)] and first.tally == {"waiting": 3}
     for n in range(4, 9):
         assert not (await join(handle, n)).individual
-    await until(lambda: bool(doubles.updates) and len(doubles.updates[-1].entries) == 8)
+    await until(lambda: bool(doubles.updates) and doubles.updates[-1].count == 8)
     assert len(doubles.posts) == 1  # later joins update the same message
 
 
@@ -175,7 +182,10 @@ async def test_approve_all_reports_each_outcome_and_a_second_click_is_refused(
     assert {t.option_id for t in sent.targets} == {"approve"}
     await until(lambda: bool(doubles.updates) and "1 not recorded" in doubles.updates[-1].last_action)
     last = doubles.updates[-1]
-    assert last.outcomes["investigation-u_4"].state == "refused"
+    assert last.tally == {"decided": 4, "refused": 1}
+    assert [(r.actor_id, r.detail) for r in last.refusals] == [
+        ("u_4", "the person under investigation cannot decide on it")
+    ]
     assert "4 decided" in last.last_action
 
     with pytest.raises(WorkflowUpdateFailedError) as refused:  # the refused one is refused for this clicker
