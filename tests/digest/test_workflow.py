@@ -16,8 +16,9 @@ from temporalio import activity
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+import workflows.digest as digest_module
 from playbooks.decide import default_options
 from riposte.models.common import ActionKind, DetectionType
 from riposte.models.digest import (
@@ -219,3 +220,41 @@ async def test_the_digest_closes_when_its_window_is_over_and_everything_is_decid
     assert {o.state for o in result.outcomes.values()} == {"decided"}
     assert doubles.updates[-1].closed
     assert {t.option_id for t in doubles.sent[0].targets} == {"dismiss"}
+
+
+async def test_a_long_digest_continues_as_new_and_keeps_its_entries_message_and_outcomes(
+    env: WorkflowEnvironment, task_queue: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(digest_module, "CONTINUE_AS_NEW_EVENTS", 40)
+    doubles = Doubles()
+    async with Worker(
+        env.client,
+        task_queue=task_queue,
+        workflows=[DigestWorkflow],
+        activities=doubles.activities(),
+        workflow_runner=UnsandboxedWorkflowRunner(),  # lets the test lower the threshold
+    ):
+        digest = f"riposte-digest/{task_queue}/credential-stuffing/long"
+        now = await env.get_current_time()
+        started = await env.client.start_workflow(
+            "DigestWorkflow",
+            DigestInput(digest_id=digest, playbook="credential-stuffing", window_end=now + timedelta(minutes=10)),
+            id=digest,
+            task_queue=task_queue,
+        )
+        latest = env.client.get_workflow_handle(digest)  # follows continue-as-new
+        for n in range(1, 13):
+            await join(latest, n)
+            await asyncio.sleep(0.05)
+        await latest.execute_update(DECIDE_ALL, click("approve"), result_type=BulkAck)
+        await until(lambda: bool(doubles.sent) and bool(doubles.updates) and "decided" in doubles.updates[-1].tally)
+        for _ in range(100):
+            status: DigestStatus = await latest.query(DIGEST_STATUS, result_type=DigestStatus)
+            if (await latest.describe()).run_id != started.result_run_id and status.entries == 12:
+                break
+            await asyncio.sleep(0.1)
+        assert (await latest.describe()).run_id != started.result_run_id, "never continued as new"
+        assert status.entries == 12 and status.posted is not None and status.posted.ts == "1.0"
+        assert len(doubles.posts) == 1  # the new run updates the same message
+        assert sum(len(m.targets) for m in doubles.sent) == 12  # nobody decided twice across runs
+        await latest.terminate("test finished")
