@@ -23,6 +23,7 @@ from activities.decide import ScoringActivities
 from activities.deciders import DeciderActivities
 from activities.detector import DetectorActivities
 from activities.detector_metrics import serve_metrics
+from activities.digest import DigestActivities
 from activities.dispatch import DispatchActivities
 from activities.governor import GovernorActivities, current_pause
 from activities.slack import SlackActivities
@@ -35,6 +36,7 @@ from riposte.settings import Settings
 from riposte.temporal import make_client
 from workflows.alert import AlertWorkflow
 from workflows.detector import DetectorWorkflow, detector_task_queue, detector_workflow_id
+from workflows.digest import DigestWorkflow
 from workflows.governor import ActionGovernor
 from workflows.investigation import InvestigationWorkflow
 
@@ -42,7 +44,7 @@ log = logging.getLogger("riposte.worker")
 
 # ActionGovernor stays registered on the main queue for governors started there before it had a
 # queue of its own: they move over at their next continue-as-new (workflows/governor.py).
-WORKFLOWS: Sequence[type] = (AlertWorkflow, InvestigationWorkflow, ActionGovernor, DetectorWorkflow)
+WORKFLOWS: Sequence[type] = (AlertWorkflow, InvestigationWorkflow, ActionGovernor, DetectorWorkflow, DigestWorkflow)
 
 
 @contextlib.asynccontextmanager
@@ -55,6 +57,7 @@ async def activities(settings: Settings, client: Client, task_queue: str) -> Asy
         governor = GovernorActivities(client, task_queue)
         slack_acts = SlackActivities(slack, settings, paused=lambda: current_pause(client, task_queue))
         deciders = DeciderActivities(slack_acts, akku, settings)
+        digest = DigestActivities(client, slack)
         exits.push_async_callback(governor.aclose)
         yield [
             akku_acts.resolve_identities,
@@ -68,6 +71,12 @@ async def activities(settings: Settings, client: Client, task_queue: str) -> Asy
             slack_acts.notify,
             deciders.confirm,
             ScoringActivities(settings.riposte_protected_actors).evaluate,
+            slack_acts.post_digest,
+            slack_acts.update_digest,
+            digest.join,
+            digest.decide_many,
+            digest.still_pending,
+            digest.post_thread,
         ]
 
 

@@ -20,10 +20,13 @@ from temporalio.exceptions import ApplicationError
 from activities.slack_blocks import (
     approval_blocks,
     decided_blocks,
+    digest_blocks,
+    digest_headline,
     esc,
     headline,
     notification_blocks,
 )
+from riposte.models.digest import DigestMessage, DigestPosted
 from riposte.models.governor import Pause
 from riposte.models.runs import ApprovalPosted, ApprovalRequest, ApprovalUpdate, Approvers, Notification
 from riposte.settings import Settings
@@ -131,6 +134,29 @@ class SlackActivities:
         await _slack(
             self._slack.chat_update(
                 channel=posted.channel, ts=posted.ts, text=update.headline, blocks=decided_blocks(update)
+            )
+        )
+        return posted
+
+    @activity.defn(name="Post the approval digest in Slack")
+    async def post_digest(self, message: DigestMessage) -> DigestPosted:
+        channel = message.channel or self._settings.slack_approval_channel
+        answer = await _slack(
+            self._slack.chat_postMessage(
+                channel=channel, text=digest_headline(message), blocks=digest_blocks(message), unfurl_links=False
+            )
+        )
+        activity.logger.info("approval digest posted", extra={"workflow_id": message.digest_id, "channel": channel})
+        return DigestPosted(channel=str(answer.get("channel") or channel), ts=answer.get("ts"))
+
+    @activity.defn(name="Update the approval digest in Slack")
+    async def update_digest(self, message: DigestMessage) -> DigestPosted:
+        posted = message.posted
+        if posted is None or not posted.ts:
+            return await self.post_digest(message)
+        await _slack(
+            self._slack.chat_update(
+                channel=posted.channel, ts=posted.ts, text=digest_headline(message), blocks=digest_blocks(message)
             )
         )
         return posted

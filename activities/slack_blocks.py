@@ -1,6 +1,7 @@
 """Block Kit for approval requests, decisions and notices: readable on a phone, within Slack's limits.
 
-Pure functions: the activities post what these build, the tests read it.
+Pure functions: the activities post what these build, the tests read it. The approval digest
+(one message for a wave of requests, workflows/digest.py) is built here too.
 
 Every string that comes from Akku or a SIEM (names, roles, emails, rule names, cities, error
 details) is escaped before it enters mrkdwn, as Slack documents (`&`, `<`, `>`): a display name
@@ -17,6 +18,7 @@ from urllib.parse import quote
 from playbooks.wording import action_names, detection_names
 from riposte.models.actions import ActionResult
 from riposte.models.common import ActionKind, DetectionType, Severity
+from riposte.models.digest import DIGEST_ACTION_PREFIX, Choice, DigestButton, DigestMessage
 from riposte.models.evidence import ActorEvidence, UserRecord
 from riposte.models.playbook import ApprovalOption
 from riposte.models.runs import ApprovalRequest, ApprovalUpdate, Assessment, Notification
@@ -225,4 +227,90 @@ def notification_blocks(n: Notification) -> list[Block]:
     run_link = link(n.run_ui_url, "Run in Temporal")
     if run_link:
         blocks.append(_context(run_link))
+    return blocks[:BLOCK_LIMIT]
+
+
+# --- the approval digest -----------------------------------------------------------------
+
+DIGEST_ICONS = {
+    "decided": ":white_check_mark: decided",
+    "recorded": ":hourglass: awaiting another approver",
+    "refused": ":no_entry: not recorded",
+    "decided_elsewhere": ":ballot_box_with_check: decided on their own",
+    "ended": ":black_square_for_stop: ended",
+    "in_flight": ":arrows_counterclockwise: being decided",
+    "waiting": ":hourglass_flowing_sand: waiting",
+}
+
+
+def _counted(values: list[tuple[str, int]]) -> str:
+    return ", ".join(f"{esc(v)} ({n})" for v, n in values)
+
+
+def digest_headline(message: DigestMessage) -> str:
+    return f"{message.count} people waiting for a decision: {message.detection} ({message.playbook})"
+
+
+def _digest_button(message: DigestMessage, choice: Choice, label: str, style: str | None) -> Block:
+    button: Block = {
+        "type": "button",
+        "action_id": f"{DIGEST_ACTION_PREFIX}{choice}",
+        "text": {"type": "plain_text", "text": label},
+        "value": DigestButton(digest_id=message.digest_id, choice=choice).pack(),
+    }
+    if style:
+        button["style"] = style
+    if choice != "review":
+        count = message.tally.get("waiting", 0)
+        button["confirm"] = {
+            "title": {"type": "plain_text", "text": "Are you sure?"},
+            "text": {"type": "mrkdwn", "text": f"{esc(label)}: every open request in this digest ({count} waiting)."},
+            "confirm": {"type": "plain_text", "text": "Yes, do it"},
+            "deny": {"type": "plain_text", "text": "Cancel"},
+        }
+    return button
+
+
+def digest_blocks(message: DigestMessage) -> list[Block]:
+    """One message for a wave: how many, what they share, the first names, the outcome so far."""
+    blocks: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": _cut(digest_headline(message), 150)}},
+        _section(
+            f"*{message.count} approval requests* of playbook `{esc(message.playbook)}`, "
+            f"scores {message.score_min:.0f} to {message.score_max:.0f}. "
+            "Each is decided on its own run, with its own checks."
+        ),
+    ]
+    shared = []
+    if message.source_ips:
+        shared.append(f"*Source IPs:* {_counted(message.source_ips)}")
+    if message.countries:
+        shared.append(f"*Countries:* {_counted(message.countries)}")
+    if shared:
+        blocks.append(_section("\n".join(shared)))
+    names = ", ".join(f"*{esc(n)}*" for n in message.names)
+    more = message.count - len(message.names)
+    blocks.append(_section(f"*Who:* {names}" + (f" and {more} more" if more > 0 else "")))
+    tally = " · ".join(f"{icon} {message.tally[s]}" for s, icon in DIGEST_ICONS.items() if message.tally.get(s))
+    blocks.append(_context(tally))
+    if message.refusals:
+        lines = [f"• {esc(r.name)} (`{esc(r.actor_id)}`): {esc(r.detail)}" for r in message.refusals]
+        extra = message.refused - len(lines)
+        blocks.append(_section("*Not recorded:*\n" + "\n".join(lines) + (f"\n…and {extra} more" if extra > 0 else "")))
+    if message.last_action:
+        blocks.append(_section(f":lock: {esc(message.last_action)}"))
+    if message.closed:
+        blocks.append(_context("This digest is closed: its window is over and every request in it is decided."))
+    elif any(message.tally.get(s) for s in ("waiting", "refused", "recorded")):
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "riposte_digest",
+                "elements": [
+                    _digest_button(message, "approve", "Approve all", "primary"),
+                    _digest_button(message, "deny", "Deny all", "danger"),
+                    _digest_button(message, "review", "Review individually", None),
+                ],
+            }
+        )
     return blocks[:BLOCK_LIMIT]

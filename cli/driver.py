@@ -128,6 +128,36 @@ async def click(
     )
 
 
+async def click_digests(http: httpx.AsyncClient, stack: Stack, choice: str, clicked: set[str]) -> None:
+    """Click Approve all / Deny all on each approval digest in the Slack simulator, once each: a request
+    that joined a digest (workflows/digest.py) has no message of its own to click."""
+    from riposte.models.digest import DIGEST_ACTION_PREFIX
+
+    if not stack.slack_url:
+        return
+    root = stack.slack_url.rstrip("/")
+    messages = (await http.get(f"{root}/_sim/messages")).json()["messages"]
+    action_id = f"{DIGEST_ACTION_PREFIX}{choice}"
+    for message in messages:
+        key = f"digest:{message['channel']}:{message['ts']}"
+        has_button = any(
+            e.get("action_id") == action_id for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]
+        )
+        if key in clicked or not has_button:
+            continue
+        answer = await http.post(
+            f"{root}/_sim/click",
+            json={
+                "channel": message["channel"],
+                "ts": message["ts"],
+                "action_id": action_id,
+                "user_id": stack.settings.slack_approver_ids[0],
+            },
+        )
+        if answer.status_code == 200:
+            clicked.add(key)
+
+
 async def settle(
     stack: Stack,
     fired: Fired,
@@ -139,7 +169,8 @@ async def settle(
     """Wait until every investigation of an alert has decided; answer pending approvals if asked.
 
     approve=True clicks the first option that acts, False the first that does not, None leaves
-    approvals pending (they count as settled for this wait).
+    approvals pending (they count as settled for this wait). Requests that joined an approval
+    digest are decided with its Approve all / Deny all.
     """
     client = stack.client
     outcome = await alert_outcome(client, fired.alert_workflow_id, timeout=timeout)
@@ -176,7 +207,8 @@ async def settle(
                     answer = await click(
                         web, stack, workflow_id, request.request_id, option.id, stack.settings.slack_approver_ids[0]
                     )
-                    if answer.status_code == 404:  # the message is still being posted
+                    if answer.status_code == 404:  # still being posted, or a digest stands for it
+                        await click_digests(web, stack, "approve" if approve else "deny", clicked)
                         continue
                     if answer.status_code != 200:
                         raise DriveError(f"Slack simulator click: {answer.status_code} {answer.text[:300]}")

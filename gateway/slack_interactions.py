@@ -42,6 +42,7 @@ from clients.slack import slack_client
 from gateway.errors import GatewayError, error_response
 from gateway.limits import read_body
 from gateway.temporal import TemporalUnavailable
+from riposte.models.digest import DECIDE_ALL, DIGEST_ACTION_PREFIX, BulkAck, BulkDecision, DigestButton
 from riposte.models.runs import DECIDE, DecisionAck, DecisionRequest
 from riposte.models.slack import ACTION_PREFIX, ButtonValue
 from riposte.settings import Settings
@@ -131,6 +132,11 @@ def build_slack_router(settings: Settings, get_client: Callable[[], Awaitable[Cl
         in_body: list[str] = []
         actions = payload.get("actions")
         for action in actions if isinstance(actions, list) else []:
+            if isinstance(action, dict) and str(action.get("action_id", "")).startswith(DIGEST_ACTION_PREFIX):
+                said = await bulk(payload, action, arrived + ANSWER_BUDGET)
+                if said is not None:
+                    in_body.append(said)
+                continue
             if not isinstance(action, dict) or not str(action.get("action_id", "")).startswith(ACTION_PREFIX):
                 continue
             try:
@@ -225,13 +231,72 @@ def build_slack_router(settings: Settings, get_client: Callable[[], Awaitable[Cl
             text = f":hourglass: Recorded your approval ({ack.approvals}/{ack.required}); waiting for another approver."
         return Outcome(text, recorded=True)
 
+    async def bulk(payload: dict[str, Any], action: dict[str, Any], deadline: float) -> str | None:
+        """A digest button: recorded by the digest (`decide_all`) before Slack gets its 200; the digest
+        then sends each person's run its `decide` update, with that run's own checks."""
+        try:
+            button = DigestButton.unpack(str(action.get("value") or ""))
+        except (ValueError, TypeError):
+            log.warning("refused Slack interaction: unreadable digest button value")
+            return None
+        user = payload.get("user") or {}
+        user_id = str(user.get("id") or "")
+        url = payload.get("response_url")
+        response_url = url if isinstance(url, str) else None
+        email = await clicker_email(user_id, min(PROFILE_SECONDS, deadline - time.monotonic()))
+        if email is None:
+            text = (
+                f"{NOT_RECORDED} Riposte could not confirm who you are from your Slack profile (no email could be "
+                "read), and decides nothing for someone it cannot identify."
+            )
+        else:
+            decision = BulkDecision(
+                choice=button.choice,
+                decided_by=user_id,
+                decided_by_name=str(user.get("name") or user.get("username") or user_id),
+                decided_by_email=email,
+            )
+            text = await deliver_bulk(button.digest_id, decision, deadline)
+        if reply_allowed(response_url):
+            task = asyncio.create_task(answer_url(str(response_url), text))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            return None
+        return text
+
+    async def deliver_bulk(digest_id: str, decision: BulkDecision, deadline: float) -> str:
+        try:
+            client = await asyncio.wait_for(get_client(), max(0.05, deadline - time.monotonic()))
+            ack = await asyncio.wait_for(
+                client.get_workflow_handle(digest_id).execute_update(DECIDE_ALL, decision, result_type=BulkAck),
+                max(0.05, deadline - time.monotonic()),
+            )
+        except WorkflowUpdateFailedError as exc:
+            reason = exc.cause.message if isinstance(exc.cause, ApplicationError) else str(exc.cause or exc)
+            log.warning("refused digest %s on %s by %s: %s", decision.choice, digest_id, decision.decided_by, reason)
+            return f":no_entry: Not recorded: {reason}."
+        except RPCError as exc:
+            if exc.status is RPCStatusCode.NOT_FOUND:
+                return ":information_source: Not recorded: this digest has closed; nothing to decide."
+            log.error("could not deliver digest click on %s: %s", digest_id, exc.message)
+            return f"{NOT_RECORDED} Riposte could not reach the digest; try again."
+        except (TemporalUnavailable, TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            log.error("could not deliver digest click on %s within %s s", digest_id, ANSWER_BUDGET)
+            return f"{NOT_RECORDED} the digest did not answer in time. Click again (nobody is decided twice)."
+        log.info("digest %s on %s by %s: %d requests", decision.choice, digest_id, decision.decided_by, ack.count)
+        if ack.choice == "review":
+            return ":thread: Posting the open requests in this message's thread, each with its own buttons."
+        verb = "Approving" if ack.choice == "approve" else "Denying"
+        return f":white_check_mark: Recorded: {verb} {ack.count} requests; the digest shows each outcome."
+
     async def answer(click: Click, text: str) -> None:
         assert click.response_url
+        await answer_url(click.response_url, text)
+
+    async def answer_url(url: str, text: str) -> None:
         try:
             async with httpx.AsyncClient(timeout=10, follow_redirects=False) as http:
-                await http.post(
-                    click.response_url, json={"response_type": "ephemeral", "replace_original": False, "text": text}
-                )
+                await http.post(url, json={"response_type": "ephemeral", "replace_original": False, "text": text})
         except httpx.HTTPError as exc:
             log.warning("could not answer the clicker on response_url: %s", type(exc).__name__)
 

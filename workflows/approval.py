@@ -21,11 +21,14 @@ from temporalio.exceptions import TimeoutError as LocalBudgetSpent
 
 with workflow.unsafe.imports_passed_through():
     from activities.deciders import DeciderActivities
+    from activities.digest import DigestActivities
     from activities.retry import LOCAL_BUDGET, SLACK_NOTIFY, SLACK_POST, SLACK_TIMEOUT
     from activities.slack import SlackActivities
     from playbooks import schedule
     from playbooks.deciders import is_excluded
     from riposte.models.actions import ActionResult
+    from riposte.models.common import DetectionType
+    from riposte.models.digest import DigestEntry, JoinAnswer, JoinRequest
     from riposte.models.playbook import Approval, ApprovalOption
     from riposte.models.runs import (
         ApprovalPosted,
@@ -64,6 +67,8 @@ class ApprovalRound:
         self.via: dict[str, str] = {}  # decider -> slack | cli
         self.chosen: str | None = None
         self.posted: list[ApprovalPosted] = []
+        self.digest: str | None = None  # the approval digest that stands for this request in Slack
+        self.digests: dict[str, str] = {}  # decider -> the digest whose bulk button they used
 
     # --- the decision ---------------------------------------------------------------------
 
@@ -109,7 +114,10 @@ class ApprovalRound:
         if self.chosen is not None:  # lost a race with another click
             raise ApplicationError("this request has already been decided", type="AlreadyDecided")
         self.votes[decision.decided_by] = decision.option_id
-        self.names[decision.decided_by] = decision.decided_by_name or decision.decided_by
+        name = decision.decided_by_name or decision.decided_by
+        self.names[decision.decided_by] = f"{name} via digest" if decision.via_digest else name
+        if decision.via_digest:
+            self.digests[decision.decided_by] = decision.via_digest
         self.via[decision.decided_by] = decision.via
         voters = [v for v, option in self.votes.items() if option == decision.option_id]
         approvals = len(voters)
@@ -135,10 +143,53 @@ class ApprovalRound:
     def decider_names(self) -> list[str]:
         return [self.names[v] for v in self.voters()]
 
+    def via_digest(self) -> str | None:
+        """The digest a winning vote came through (for the decision record's `via_digest`)."""
+        return next((self.digests[v] for v in self.voters() if v in self.digests), None)
+
     # --- the conversation in Slack --------------------------------------------------------
 
     async def ask(self) -> None:
+        if self._bulk_decidable() and workflow.patched(patches.APPROVAL_DIGEST):
+            joined = await self._join_digest()
+            if joined is not None and not joined.individual:  # the digest's message stands for it
+                self.digest = joined.digest_id
+                await self._resolve_approvers()
+                return
         self.posted = [await self._post(self.policy.channel)]
+
+    def _bulk_decidable(self) -> bool:
+        """Protected and privileged people, and admin elevations, always get a message of their own."""
+        a, user = self.request.assessment, self.request.user
+        privileged = user is not None and (user.privileged or bool(user.roles))
+        return not a.protected and not privileged and DetectionType.ADMIN_ELEVATION not in a.detections
+
+    async def _join_digest(self) -> JoinAnswer | None:
+        r = self.request
+        user, evidence = r.user, r.evidence
+        entry = DigestEntry(
+            workflow_id=r.workflow_id,
+            request_id=r.request_id,
+            actor_id=r.actor_id,
+            display_name=(user.display_name or user.login or "") if user else "",
+            score=r.assessment.score,
+            source_ips=evidence.source_ips[:5],
+            countries=evidence.countries[:5],
+            detection=r.assessment.detections[0] if r.assessment.detections else DetectionType.UNKNOWN,
+            options=r.assessment.options,
+            channel=r.channel,
+        )
+        info = workflow.info()
+        try:
+            return await workflow.execute_activity_method(
+                DigestActivities.join,
+                JoinRequest(queue=info.task_queue, playbook=r.assessment.playbook, at=workflow.now(), entry=entry),
+                start_to_close_timeout=SLACK_TIMEOUT,
+                retry_policy=SLACK_POST,
+            )
+        except ActivityError as err:  # no digest: the request is posted on its own, as before
+            workflow.logger.warning("could not join the approval digest", extra={"error": activity_error_text(err)})
+            return None
 
     async def wait(self, interrupted: Callable[[], bool]) -> Wake:
         """Until a person decides, `interrupted()` holds, or the schedule wakes it (then does what
@@ -156,7 +207,7 @@ class ApprovalRound:
                 return Wake.EXPIRED
             if due.remind:
                 await self._remind()
-                delivered = any(p.ts for p in self.posted)
+                delivered = any(p.ts for p in self.posted) or self.digest is not None
                 # Slack was down at the ask and at the reminder too: try again one reminder later
                 retry = (
                     self.policy.remind_after
@@ -166,7 +217,8 @@ class ApprovalRound:
                 self.schedule = schedule.after_reminder(self.schedule, now, delivered=delivered, retry_after=retry)
             if due.escalate:
                 self.schedule = schedule.after_escalation(self.schedule)
-                self.posted.append(await self._post(self.policy.escalate_channel))
+                if self.digest is None:  # a digest's request is escalated by its message, not one by one
+                    self.posted.append(await self._post(self.policy.escalate_channel))
             return Wake.TICK
         return Wake.DECIDED if self.chosen is not None else Wake.FINDING
 
@@ -215,25 +267,30 @@ class ApprovalRound:
                 workflow.logger.warning("could not update the Slack message", extra={"error": activity_error_text(err)})
 
     async def _remind(self) -> None:
+        if self.digest is not None:  # the digest's message stands for it: no reminder one by one
+            return
         if not any(p.ts for p in self.posted):  # Slack was down when we asked: ask again now
             self.posted = [await self._post(self.policy.channel)]
             return
         await self.update_messages("Reminder: still waiting for a decision", still_open=True)
 
+    async def _resolve_approvers(self) -> None:
+        try:
+            approvers = await workflow.execute_activity_method(
+                SlackActivities.approvers,
+                self.request,
+                start_to_close_timeout=SLACK_TIMEOUT,
+                retry_policy=SLACK_POST,
+            )
+            self.allowed |= set(approvers.ids)
+        except ActivityError as err:
+            workflow.logger.warning("could not resolve approvers", extra={"error": activity_error_text(err)})
+
     async def _post(self, channel: str | None) -> ApprovalPosted:
         """Post the request; if Slack stays down the run waits all the same (the CLI decides)."""
         if patches.since(patches.APPROVERS_BEFORE_POST):
             # learn who may decide before the buttons exist: a fast click must not be refused
-            try:
-                approvers = await workflow.execute_activity_method(
-                    SlackActivities.approvers,
-                    self.request,
-                    start_to_close_timeout=SLACK_TIMEOUT,
-                    retry_policy=SLACK_POST,
-                )
-                self.allowed |= set(approvers.ids)
-            except ActivityError as err:
-                workflow.logger.warning("could not resolve approvers", extra={"error": activity_error_text(err)})
+            await self._resolve_approvers()
         try:
             posted = await workflow.execute_activity_method(
                 SlackActivities.post_approval,

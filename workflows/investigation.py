@@ -284,7 +284,14 @@ class InvestigationWorkflow:
             self._ledger.set_stage(Stage.ACTING, f"{', '.join(deciders)} chose '{option.label}'")
             results = await self._apply_actions(option.actions, assessment)
             record = self._ledger.record(
-                assessment, label, Response.APPROVE, ", ".join(deciders), option.id, option.actions, results
+                assessment,
+                label,
+                Response.APPROVE,
+                ", ".join(deciders),
+                option.id,
+                option.actions,
+                results,
+                via_digest=approval.via_digest(),
             )
             headline = f"{option.label}: decided by {', '.join(deciders)}"
         elif policy.on_timeout == "act" and not assessment.protected and policy.fallback_actions:

@@ -38,6 +38,7 @@ class Ledger:
         actions: list[ActionKind] | None = None,
         results: list[ActionResult] | None = None,
         note: str = "",
+        via_digest: str | None = None,
     ) -> DecisionRecord:
         record = DecisionRecord(
             at=workflow.now(),
@@ -49,6 +50,7 @@ class Ledger:
             actions=actions or [],
             results=results or [],
             note=note or "; ".join(assessment.guard_notes),
+            via_digest=via_digest,
         )
         self.decisions.append(record)
         if workflow.patched(patches.LEAN_DECISIONS):

@@ -45,6 +45,7 @@ LOCAL_DISPATCH = "local-dispatch-v1"
 GOVERNOR_OWN_TASK_QUEUE = "governor-own-task-queue-v1"
 FALLBACK_TAKES_A_PERMIT = "fallback-takes-a-permit-v1"
 DECIDE_CONFIRMS_DECIDER = "decide-confirms-decider-v1"
+APPROVAL_DIGEST = "approval-digest-v1"
 
 _INVESTIGATION = "InvestigationWorkflow"
 REGISTER: tuple[Patch, ...] = (
@@ -109,6 +110,15 @@ REGISTER: tuple[Patch, ...] = (
         "operator's proof, not the person a role change favoured; refused if that cannot be confirmed",
         "(this change)",
         _older(_INVESTIGATION, DECIDE_CONFIRMS_DECIDER),
+    ),
+    Patch(
+        APPROVAL_DIGEST,
+        _INVESTIGATION,
+        "a request that may be decided in bulk (not protected, not privileged, not admin elevation) joins its "
+        "playbook's approval digest first (an activity); from the third in a window it is not posted on its own "
+        "and is neither reminded nor escalated per person: the digest message stands for it",
+        "(this change)",
+        _older(_INVESTIGATION, APPROVAL_DIGEST),
     ),
 )
 

@@ -181,6 +181,7 @@ class DecisionRequest(Model):
     decided_by_email: str | None = None  # from the clicker's Slack profile: nobody decides on themselves
     via: Literal["slack", "cli"] = "slack"
     proof: str | None = None  # CLI: HMAC under the operator's token over this decision (riposte/operators.py)
+    via_digest: str | None = None  # the digest whose Approve all / Deny all this comes from
 
 
 class DeciderCheck(Model):
@@ -239,6 +240,7 @@ class DecisionRecord(Model):
     actions: list[ActionKind] = Field(default_factory=list)
     results: list[ActionResult] = Field(default_factory=list)
     note: str = ""
+    via_digest: str | None = None  # decided with a digest's bulk button (its workflow id)
 
 
 class InvestigationState(Model):

@@ -1,4 +1,5 @@
-"""The simulator's page: the channel's messages with working buttons, as Slack would render them.
+"""The simulator's page: the channel's messages with working buttons, as Slack would render them;
+a message's thread replies (`thread_ts`) show under it, as Slack shows an opened thread.
 
 Text arrives as Slack mrkdwn, already escaped the way Slack wants (`&amp;`, `&lt;`, `&gt;`): the
 page keeps those entities and escapes any other `&`, `<`, `>`, so nothing in a message becomes HTML.
@@ -16,6 +17,7 @@ main{max-width:760px;margin:0 auto;padding:12px}
 .ctx{color:#616061;font-size:13px;margin:6px 0}.sec{margin:6px 0;white-space:pre-wrap}
 button{margin:4px 6px 4px 0;padding:8px 12px;border-radius:4px;border:1px solid #bbb;background:#fff;font-weight:600;cursor:pointer}
 button.primary{background:#007a5a;color:#fff;border-color:#007a5a}button.danger{background:#e01e5a;color:#fff;border-color:#e01e5a}
+.thread{border-left:3px solid #ddd;margin:8px 0 0 8px;padding-left:8px}.thread .msg{margin:8px 0}
 .note{background:#fff8e1;border-left:4px solid #ecb22e;padding:6px 8px;margin:6px 0}
 </style></head><body>
 <header><b>#secops</b> <span>Slack simulator</span>
@@ -70,7 +72,17 @@ async function load(){
   if (snapshot === last) return;  // re-render only on change: a click never lands on a vanished button
   last = snapshot;
   feed.innerHTML = '';
-  for (const m of j.messages.slice().reverse()) feed.appendChild(render(m));
+  const top = j.messages.filter(m => !m.thread_ts);  // replies show in their thread, under the message
+  for (const m of top.slice().reverse()) {
+    const d = feed.appendChild(render(m));
+    const thread = j.messages.filter(r => r.thread_ts === m.ts && r.channel === m.channel);
+    if (thread.length) {
+      const t = document.createElement('div'); t.className = 'thread';
+      t.insertAdjacentHTML('beforeend', '<div class="meta">' + thread.length + ' in thread</div>');
+      for (const r of thread) t.appendChild(render(r));
+      d.appendChild(t);
+    }
+  }
   for (const x of replies.replies.slice(-3).reverse()) { const n = document.createElement('div'); n.className='note'; n.innerHTML = md(x.text); feed.prepend(n); }
   if (!j.messages.length) feed.innerHTML = '<p class="meta">No messages yet.</p>';
 }

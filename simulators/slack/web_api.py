@@ -64,10 +64,14 @@ def _post(state: State, args: dict[str, Any]) -> dict[str, Any]:
     problem = check_blocks(args.get("blocks"))
     if problem:
         return {"ok": False, "error": problem}
+    thread_ts = args.get("thread_ts")
+    if thread_ts and state.find(channel, str(thread_ts)) is None:
+        return {"ok": False, "error": "thread_not_found"}
     ts = state.next_ts()
     message = {
         "channel": channel,
         "ts": ts,
+        "thread_ts": str(thread_ts) if thread_ts else None,  # a reply in that message's thread
         "text": args.get("text", ""),
         "blocks": args.get("blocks") or [],
         "updates": [],

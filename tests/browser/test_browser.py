@@ -7,15 +7,17 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import quote
 
+import httpx
 import pytest
 from playwright.async_api import Browser, Dialog, async_playwright
 from temporalio.client import Client
 
 from cli import driver
 from cli.devserver import DevServer
-from cli.rig import free_port, running_stack
+from cli.rig import free_port, playbooks_with, running_stack
 from riposte import search_attributes
 from riposte.temporal import data_converter
+from tests.digest.support import until_stages
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -81,3 +83,35 @@ async def test_the_temporal_ui_finds_a_run_by_its_search_attributes(browser: Bro
             assert status.stage == "acted"
     finally:
         server.stop()
+
+
+async def test_the_digest_renders_in_the_slack_simulators_page_and_approve_all_decides(
+    browser: Browser, client: Client, task_queue: str, tmp_path: Path
+) -> None:
+    folder = playbooks_with(  # every score asks a person: six requests, the third opens the digest
+        tmp_path,
+        "credential-stuffing",
+        "{min_score: 70, response: act, actions: [lock, revoke_sessions]}",
+        "{min_score: 100, response: act, actions: [lock, revoke_sessions]}",
+    )
+    async with running_stack(client, task_queue, riposte_playbooks_dir=folder) as stack:
+        async with httpx.AsyncClient(timeout=30) as http:
+            facts = await driver.load_scenario(http, stack, "credential_stuffing", count=6)
+            assert (await driver.deliver(http, stack, "generic", facts)).status_code == 202
+        await until_stages(client, task_queue, {"waiting_for_approval": 6}, timeout=60)
+        assert stack.slack_url
+        page = await browser.new_page()
+
+        async def confirm(dialog: Dialog) -> None:  # Approve all asks "Are you sure?"
+            await dialog.accept()
+
+        page.on("dialog", confirm)
+        await page.goto(stack.slack_url)
+        await page.get_by_text("6 people waiting for a decision").first.wait_for(timeout=20_000)
+        for label in ("Deny all", "Review individually"):
+            assert await page.get_by_role("button", name=label, exact=True).count() == 1
+        await page.select_option("#who", "U0ANALYST")
+        await page.get_by_role("button", name="Approve all", exact=True).click()
+        approved = await until_stages(client, task_queue, {"approved": 6}, timeout=60)
+        assert set(approved.values()) == {"approved"}
+        await page.get_by_text("analyst chose Approve all: 6 decided").first.wait_for(timeout=20_000)

@@ -241,6 +241,64 @@ async def record_detector(tag: str) -> list[Path]:
         await env.shutdown()
 
 
+async def record_digest(tag: str) -> list[Path]:
+    """A DigestWorkflow that opened on a wave of six requests and decided them with Approve all, and
+    one of its investigations (`python -m tests.histories.record TAG --digest`)."""
+    import tempfile
+
+    import httpx
+
+    from cli import driver
+    from cli.rig import playbooks_with
+    from tests.digest.support import approval_messages, click_digest, digest_ids, digests, until_stages
+
+    env = await WorkflowEnvironment.start_local(
+        data_converter=data_converter(),
+        dev_server_existing_path=str(find_binary("temporal")),
+        search_attributes=search_attributes.ALL,
+        dev_server_log_level="error",
+    )
+    written: list[Path] = []
+    try:
+        client = env.client
+        queue = "riposte-histories-digest"
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = playbooks_with(
+                Path(tmp),
+                "credential-stuffing",
+                "{min_score: 70, response: act, actions: [lock, revoke_sessions]}",
+                "{min_score: 100, response: act, actions: [lock, revoke_sessions]}",
+            )
+            async with (
+                running_stack(client, queue, riposte_playbooks_dir=folder) as stack,
+                httpx.AsyncClient(timeout=30) as http,
+            ):
+                facts = await driver.load_scenario(http, stack, "credential_stuffing", count=6)
+                (await driver.deliver(http, stack, "generic", facts)).raise_for_status()
+                await until_stages(client, queue, {"waiting_for_approval": 6}, timeout=120)
+                for _ in range(100):
+                    found = digests(await approval_messages(http, stack))
+                    if found and "6 people" in found[0]["text"]:
+                        break
+                    await asyncio.sleep(0.2)
+                (await click_digest(http, stack, found[0], "approve", "U0ANALYST")).raise_for_status()
+                approved = await until_stages(client, queue, {"approved": 6}, timeout=120)
+                await asyncio.sleep(4)  # the digest reports the outcome
+                (digest,) = await digest_ids(client, queue)
+                ids = [digest, sorted(approved)[-1]]
+                for workflow_id in ids:
+                    history = await client.get_workflow_handle(workflow_id).fetch_history()
+                    kind = history.events[0].workflow_execution_started_event_attributes.workflow_type.name
+                    path = OUT / f"{tag}-{kind}-{len(written)}.json"
+                    if path.exists():
+                        raise SystemExit(f"{path} exists: choose another tag")
+                    path.write_text(history.to_json())
+                    written.append(path)
+    finally:
+        await env.shutdown()
+    return written
+
+
 if __name__ == "__main__":
     args = sys.argv[1:]
     if args == ["--prune"]:
@@ -248,7 +306,7 @@ if __name__ == "__main__":
             sys.stdout.write(f"removed {path} (same event sequence as another history)\n")
         raise SystemExit(0)
     if not args:
-        raise SystemExit("usage: python -m tests.histories.record TAG [--detector] | --prune")
-    recorder = record_detector if "--detector" in args else record
+        raise SystemExit("usage: python -m tests.histories.record TAG [--detector | --digest] | --prune")
+    recorder = record_detector if "--detector" in args else record_digest if "--digest" in args else record
     for path in asyncio.run(recorder(args[0])):
         sys.stdout.write(f"wrote {path}\n")

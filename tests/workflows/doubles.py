@@ -15,6 +15,7 @@ from playbooks.loader import PlaybookSet
 from riposte.models.actions import ActionRequest, ActionResult
 from riposte.models.alert import AlertRef, Source
 from riposte.models.common import ActionKind, DetectionType, Response, Severity
+from riposte.models.digest import JoinAnswer, JoinRequest
 from riposte.models.evidence import ActorEvidence, AlertContext, UserRecord
 from riposte.models.governor import PermitDecision, PermitRequest
 from riposte.models.runs import (
@@ -151,4 +152,18 @@ class Script:
                 )
             return DeciderVerdict(allowed=True)
 
-        return [evaluate, approvers, post_approval, update_approval, notify, apply_action, acquire_permit, confirm]
+        @activity.defn(name="Join the approval digest")
+        async def join(request: JoinRequest) -> JoinAnswer:  # no wave here: every request is posted on its own
+            return JoinAnswer(digest_id="riposte-digest/test", position=1, individual=True)
+
+        return [
+            evaluate,
+            approvers,
+            post_approval,
+            update_approval,
+            notify,
+            apply_action,
+            acquire_permit,
+            confirm,
+            join,
+        ]
