@@ -100,7 +100,7 @@ REGISTER: tuple[Patch, ...] = (
         _INVESTIGATION,
         "a timeout fallback asks the governor for a permit first, and never applies to a request escalated "
         "because an automatic action was refused; refused, the run keeps waiting for a person",
-        "(this change)",
+        "33af0f8",
         _older(_INVESTIGATION, FALLBACK_TAKES_A_PERMIT),
     ),
     Patch(
@@ -108,7 +108,7 @@ REGISTER: tuple[Patch, ...] = (
         _INVESTIGATION,
         "each decision first confirms its decider in a local activity: still an approver in Slack, a CLI "
         "operator's proof, not the person a role change favoured; refused if that cannot be confirmed",
-        "(this change)",
+        "284b407",
         _older(_INVESTIGATION, DECIDE_CONFIRMS_DECIDER),
     ),
     Patch(
@@ -117,7 +117,7 @@ REGISTER: tuple[Patch, ...] = (
         "a request that may be decided in bulk (not protected, not privileged, not admin elevation) joins its "
         "playbook's approval digest first (an activity); from the third in a window it is not posted on its own "
         "and is neither reminded nor escalated per person: the digest message stands for it",
-        "(this change)",
+        "a07f716",
         _older(_INVESTIGATION, APPROVAL_DIGEST),
     ),
 )
