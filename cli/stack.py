@@ -196,6 +196,8 @@ def print_banner(stack: Stack, console: Console, log_file: Path | None = None) -
         table.add_row("RIPOSTE_WEBHOOK_TOKEN", settings.riposte_webhook_token.get_secret_value())
     for secret in settings.riposte_webhook_secret:
         table.add_row("RIPOSTE_WEBHOOK_SECRET", secret.get_secret_value())
+    if settings.riposte_operator_token is not None:  # for `riposte approve` / `deny` from another shell
+        table.add_row("RIPOSTE_OPERATOR_TOKEN", settings.riposte_operator_token.get_secret_value())
     table.add_row("Akku", stack.akku_url or settings.akku_base_url)
     table.add_row(
         "Slack", (stack.slack_url + "  (open it to click Approve/Deny)") if stack.slack_url else settings.slack_api_url
