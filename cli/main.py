@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from cli.logs import Problems
 
 T = TypeVar("T")
+__all__ = ["app", "main"]  # `app` with every command registered (tests drive it)
 
 LogsVerbose = Annotated[
     bool, typer.Option("--verbose", "-v", help="Debug logging, on the terminal as well as in the log file.")

@@ -1,7 +1,7 @@
 """The investigation's time-driven branches, recorded on Temporal's time-skipping server.
 
 The workflow code is the real InvestigationWorkflow; its Slack, Akku, governor and scoring
-steps answer from a script (tests/workflows/doubles.py), so each branch is reached on purpose
+steps answer from a script (tests/support/doubles.py), so each branch is reached on purpose
 and quickly: a reminder, the escalation to a second channel, the deadline with the fallback
 (permit granted, permit refused, or no fallback after a refused automatic action), Slack down
 at the ask and at the reminder, the quiet period closing the run, continue-as-new carrying the
@@ -31,7 +31,7 @@ from riposte.models.runs import (
     InvestigationStatus,
     RunOptions,
 )
-from tests.workflows.doubles import Script, assessment, finding
+from tests.support.doubles import Script, assessment, finding
 from workflows.investigation import InvestigationWorkflow
 
 APPROVAL = Approval(

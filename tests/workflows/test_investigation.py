@@ -1,4 +1,4 @@
-"""InvestigationWorkflow's branches with its activities replaced by test doubles (tests/workflows/doubles.py),
+"""InvestigationWorkflow's branches with its activities replaced by test doubles (tests/support/doubles.py),
 on Temporal's time-skipping server: rounds of approval, votes, continue-as-new and what it carries."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from riposte.models.runs import (
     RunOptions,
     Stage,
 )
-from tests.workflows.doubles import Script, assessment, finding
+from tests.support.doubles import Script, assessment, finding
 from workflows.investigation import InvestigationWorkflow
 
 pytestmark = pytest.mark.time_skipping
