@@ -19,6 +19,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 import workflows.digest as digest_module
+from cli.devserver import find_binary
+from cli.rig import register_search_attributes
 from playbooks.decide import default_options
 from riposte.models.common import ActionKind, DetectionType
 from riposte.models.digest import (
@@ -41,9 +43,24 @@ from riposte.models.digest import (
     ThreadPost,
     ThreadPosted,
 )
+from riposte.temporal import data_converter
 from workflows.digest import DigestWorkflow
 
 pytestmark = pytest.mark.time_skipping
+
+
+@pytest.fixture
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of each test's own: a digest still checking on a refused request
+    must not hold the shared server's clock for the tests after it."""
+    environment = await WorkflowEnvironment.start_time_skipping(
+        data_converter=data_converter(), test_server_existing_path=str(find_binary("temporal-test-server"))
+    )
+    try:
+        await register_search_attributes(environment.client)
+        yield environment
+    finally:
+        await environment.shutdown()
 
 
 @dataclass

@@ -84,8 +84,14 @@ async def test_pause_actions_sends_every_decision_to_a_person_until_resumed(stac
     assert await writes(stack) == []
     assert stack.slack_url
     async with httpx.AsyncClient() as http:
-        posted = (await http.get(f"{stack.slack_url.rstrip('/')}/_sim/messages")).json()["messages"]
-    assert any("Automatic actions are paused by alice" in str(m["blocks"]) for m in posted)  # on the request too
+        for _ in range(100):  # the request is posted just after the run starts waiting
+            posted = (await http.get(f"{stack.slack_url.rstrip('/')}/_sim/messages")).json()["messages"]
+            if posted:
+                break
+            await asyncio.sleep(0.1)
+    assert any("Automatic actions are paused by alice" in str(m["blocks"]) for m in posted), (
+        posted
+    )  # on the request too
 
     await resume_actions(stack.client, settings, by="alice")
     assert await current_pause(stack.client, settings) is None
