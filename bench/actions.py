@@ -20,8 +20,9 @@ definition, https://docs.temporal.io/evaluate/cloud/actions (read 2026-12-02):
 
 Not in a history, so not counted here: queries (each one an Action; Riposte's own code sends
 none, operators' `riposte status` and the UI's stack view do), rejected updates, and activity
-heartbeats (throttled by the SDK to one per 80% of the heartbeat timeout; estimated below from
-each heartbeating activity's duration, and kept apart from the counted total).
+heartbeats (the first goes out at once, then the SDK sends at most one per 80% of the heartbeat
+timeout: an upper bound is estimated from the duration of each activity that has a heartbeat
+timeout, and kept apart from the counted total).
 """
 
 from __future__ import annotations
@@ -167,7 +168,7 @@ def count(events: Iterable[HistoryEvent], *, since: datetime | None = None, unti
             scheduled = _scheduled_event_id(event)
             if scheduled in heartbeat_timeouts and scheduled in started_at and at is not None:
                 every = HEARTBEAT_THROTTLE * heartbeat_timeouts[scheduled]
-                c.heartbeats_estimated += int((at - started_at[scheduled]) // every)
+                c.heartbeats_estimated += 1 + int((at - started_at[scheduled]) // every)
         elif kind == E.EVENT_TYPE_MARKER_RECORDED:
             attrs_marker = event.marker_recorded_event_attributes
             if attrs_marker.marker_name == LOCAL_ACTIVITY_MARKER:

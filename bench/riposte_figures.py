@@ -103,6 +103,7 @@ class Ingest:
     raw_seconds: float = 0.0
     gateway_cpu: dict[str, float] = field(default_factory=dict)  # ms per 202, by process
     raw_cpu: dict[str, float] = field(default_factory=dict)  # ms per start, by process
+    ratios: list[float] = field(default_factory=list)  # gateway rate / raw rate, round by round
 
     @property
     def gateway_rate(self) -> float:
@@ -183,7 +184,8 @@ async def gateway_ingest(
                 meter = CpuMeter.for_bench().start()
                 started = time.perf_counter()
                 _, raw = await baseline.raw_starts(client, idle_queue, per_round, concurrency)
-                result.raw_seconds += time.perf_counter() - started
+                raw_seconds = time.perf_counter() - started
+                result.raw_seconds += raw_seconds
                 result.raw.seconds += raw.seconds
                 _add_cpu(result.raw_cpu, meter.stop().per_item(per_round), 1 / rounds)
 
@@ -191,6 +193,7 @@ async def gateway_ingest(
                 started = time.perf_counter()
                 await post_all(per_round)
                 result.gateway_seconds += time.perf_counter() - started
+                result.ratios.append(raw_seconds / (time.perf_counter() - started))
                 _add_cpu(result.gateway_cpu, meter.stop().per_item(per_round), 1 / rounds)
             return result
     finally:
