@@ -81,18 +81,19 @@ async def _histories(client: Client, query: str) -> list[tuple[str, list[History
 
 
 async def _settle(client: Client, query: str, expected: int, timeout: float) -> int:
-    """Until at least `expected` runs match `query` and none is running; or until the running
-    ones stop closing for 15 s (they wait on a person). Returns how many are still open."""
+    """Until at least `expected` runs match `query` and none is running; or until nothing has
+    started or closed for 15 s (the rest wait on a person, or were never started: an alert
+    may open fewer investigations than it names). Returns how many are still open."""
     deadline = time.monotonic() + timeout
-    running, changed, last = 0, time.monotonic(), -1
+    running, changed, last = 0, time.monotonic(), (-1, -1)
     while time.monotonic() < deadline:
         total = (await client.count_workflows(query)).count
         running = (await client.count_workflows(f"({query}) AND ExecutionStatus = 'Running'")).count
         if total >= expected and running == 0:
             return 0
-        if running != last:
-            last, changed = running, time.monotonic()
-        elif total >= expected and time.monotonic() - changed > 15:
+        if (total, running) != last:
+            last, changed = (total, running), time.monotonic()
+        elif time.monotonic() - changed > 15:
             return running
         await asyncio.sleep(0.5)
     return running
@@ -105,10 +106,13 @@ def _by_type(found: Iterable[tuple[str, list[HistoryEvent]]]) -> dict[str, Count
     return result
 
 
-async def alert(stack: Stack, figure: str, scenario: str, people: int, per: str, items: int) -> Accounted:
+async def alert(stack: Stack, figure: str, scenario: str, actor_ids: list[str], per: str, items: int) -> Accounted:
+    """One alert about `actor_ids`, people no investigation has seen: a closed investigation is
+    not reopened, so people of an earlier scenario would open fewer runs than the alert names."""
     client, queue = stack.client, stack.settings.temporal_task_queue
+    people = len(actor_ids)
     async with httpx.AsyncClient(timeout=120) as http:
-        facts = await driver.load_scenario(http, stack, scenario, **({"count": people} if people > 1 else {}))
+        facts = await driver.load_scenario(http, stack, scenario, actor_ids=actor_ids)
         if people == 1:
             facts["source_ips"] = []  # one person per alert, as in the sustained figure
         since = datetime.now(UTC)
@@ -146,7 +150,7 @@ async def account(
     """The bare workflow, the floor, a one-person alert, a 100-person alert and a storm of
     `storm` people, on a stack of its own (`settings`: its playbooks close after 3 s)."""
     results = []
-    staff = storm + 1000
+    staff = storm + 1000  # the scenarios' own people (602 with a storm of 500) and the floor's
     queue = settings.temporal_task_queue
     try:
         async with (
@@ -158,7 +162,16 @@ async def account(
                 actor = (await driver.load_scenario(http, stack, "mfa_fatigue"))["actor_ids"][0]
             async with floor.worker(client, stack, f"{queue}-floor"):
                 results.append(await one_run(client, "BenchFloor", actor, f"{queue}-floor", "floor"))
-            await alert(stack, "warm-up", "mfa_fatigue", 1, "alert", 1)  # starts the governor: not an alert's cost
+            taken = 0
+
+            def fresh(count: int) -> list[str]:  # people of their own for each alert
+                nonlocal taken
+                taken += count
+                return [f"u_{10001 + taken - count + n}" for n in range(count)]
+
+            await alert(
+                stack, "warm-up", "mfa_fatigue", fresh(1), "alert", 1
+            )  # starts the governor: not an alert's cost
             for figure, scenario, people, per, items in (
                 ("one-person alert (MFA fatigue), acted on", "mfa_fatigue", 1, "alert", 1),
                 ("100-person alert (credential stuffing)", "credential_stuffing", 100, "alert", 1),
@@ -174,7 +187,7 @@ async def account(
                 # last scenario's people were seen from the same attacking addresses
                 await sims.restart(staff)
                 console.print(f"accounting: {figure} …")
-                results.append(await alert(stack, figure, scenario, people, per, items))
+                results.append(await alert(stack, figure, scenario, fresh(people), per, items))
     finally:
         await terminate_open_workflows(client, queue)
     return results

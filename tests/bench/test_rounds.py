@@ -49,7 +49,7 @@ async def test_one_alert_is_counted_over_every_workflow_it_causes(client: Client
     playbooks, _ = bench_config()
     accounting.quick_close(playbooks)  # investigations close after 3 s: their whole life is counted
     async with running_stack(client, task_queue, riposte_playbooks_dir=playbooks) as stack:
-        result = await accounting.alert(stack, "one", "mfa_fatigue", 1, "alert", 1)
+        result = await accounting.alert(stack, "one", "mfa_fatigue", ["u_10007"], "alert", 1)
 
     assert result.still_open == 0
     alert, investigation = result.by_type["AlertWorkflow"], result.by_type["InvestigationWorkflow"]
