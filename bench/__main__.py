@@ -169,6 +169,8 @@ async def run(quick: bool, console: Console) -> Results:
                 _settings(client, quiet, sources, f"bench-acct-{uuid.uuid4().hex[:8]}"),
                 queue,
                 storm=500,
+                first=staff
+                + size["rounds"] * interleaved.per_round(size["sat"]),  # above every earlier figure's people
                 console=console,
             )
     finally:

@@ -145,12 +145,14 @@ async def one_run(client: Client, workflow: str, arg: object, queue: str, figure
 
 
 async def account(
-    client: Client, settings: Settings, bare_queue: str, *, storm: int, console: Console
+    client: Client, settings: Settings, bare_queue: str, *, storm: int, first: int, console: Console
 ) -> list[Accounted]:
     """The bare workflow, the floor, a one-person alert, a 100-person alert and a storm of
     `storm` people, on a stack of its own (`settings`: its playbooks close after 3 s)."""
     results = []
-    staff = storm + 1000  # the scenarios' own people (602 with a storm of 500) and the floor's
+    # investigation ids are the namespace's: people from u_{10001 + first} up, whom no earlier
+    # figure's investigation (still open, on another queue) has seen
+    staff = first + storm + 1000
     queue = settings.temporal_task_queue
     try:
         async with (
@@ -162,7 +164,7 @@ async def account(
                 actor = (await driver.load_scenario(http, stack, "mfa_fatigue"))["actor_ids"][0]
             async with floor.worker(client, stack, f"{queue}-floor"):
                 results.append(await one_run(client, "BenchFloor", actor, f"{queue}-floor", "floor"))
-            taken = 0
+            taken = first
 
             def fresh(count: int) -> list[str]:  # people of their own for each alert
                 nonlocal taken
