@@ -1,8 +1,11 @@
 """`python -m bench [--quick] [--out docs/benchmarks.md]` (`make bench`).
 
-Runs Temporal's baseline and Riposte's figures in the same process and the same minute, on
-the embedded dev server (or on TEMPORAL_ADDRESS), prints a table and writes it to
-docs/benchmarks.md with the machine, the versions and the command.
+Runs Temporal's baseline and Riposte's figures in the same process, on the embedded dev
+server (or on TEMPORAL_ADDRESS): the saturated bare workflow, the floor and Riposte's sustained
+figure in interleaved rounds on fresh simulators (bench/interleaved.py), the latency, ingest,
+storm and memory figures, and what one alert costs Temporal in history events, tasks and
+billable Actions (bench/accounting.py). Prints the tables and writes them to docs/benchmarks.md
+with the machine, the versions, the command, bench/method.md and bench/findings.md.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import shutil
 import sys
 import tempfile
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -25,15 +29,16 @@ from rich.table import Table
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from bench import baseline, floor
+from bench import accounting, actions, baseline, floor, interleaved
 from bench import riposte_figures as rf
 from bench.cpu import describe
-from bench.stats import Row, ms
+from bench.sims import simulators
+from bench.stats import Row, Spread, ms
 from cli.devserver import find_binary
 from cli.rig import free_port
 from cli.stack import StackOptions, embedded_stack
 from riposte import search_attributes
-from riposte.settings import load_settings
+from riposte.settings import Settings, load_settings
 from riposte.temporal import data_converter
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,7 +52,7 @@ def sizes(quick: bool) -> dict[str, int]:
             "msgs": 30,
             "starts": 150,
             "alerts": 8,
-            "loop": 4,
+            "rounds": 3,
             "ingest": 150,
             "clicks": 4,
             "storms": 1,
@@ -67,7 +72,43 @@ def sizes(quick: bool) -> dict[str, int]:
     }
 
 
-async def run(quick: bool, console: Console) -> list[Row]:
+def _settings(client: Client, playbooks: Path, sources: Path, queue: str) -> Settings:
+    return load_settings(
+        riposte_sources_file=sources,
+        temporal_address=client.service_client.config.target_host,
+        temporal_task_queue=queue,
+        akku_base_url=f"http://127.0.0.1:{free_port()}/api",
+        slack_api_url=f"http://127.0.0.1:{free_port()}/api/",
+        riposte_http_port=free_port(),
+        riposte_playbooks_dir=playbooks,
+    )
+
+
+def bench_config() -> tuple[Path, Path]:
+    """The playbooks and sources the bench runs with: the engine is measured, not the policy."""
+    folder = Path(tempfile.mkdtemp(prefix="riposte-bench-"))
+    playbooks = folder / "playbooks"
+    shutil.copytree(REPO / "playbooks", playbooks, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    for path in playbooks.glob("*.yaml"):  # the automatic-action limit lifted
+        path.write_text(path.read_text().replace("max_actions: 25,", "max_actions: 1000000,"))
+    # ...and the gateway's per-source rate limit (50/s, burst 200): ingest is measured, not policed
+    sources = folder / "sources.yaml"
+    config = yaml.safe_load((REPO / "config" / "sources.yaml").read_text()) or {}
+    config.setdefault("defaults", {})["rate_limit"] = {"per_second": 1e6, "burst": 1_000_000}
+    for source in (config.get("sources") or {}).values():
+        source.pop("rate_limit", None)
+    sources.write_text(yaml.safe_dump(config))
+    return playbooks, sources
+
+
+@dataclass
+class Results:
+    rows: list[Row]
+    accounted: list[accounting.Accounted]
+    summary: interleaved.Summary
+
+
+async def run(quick: bool, console: Console) -> Results:
     size = sizes(quick)
     address = os.environ.get("TEMPORAL_ADDRESS")
     env = None
@@ -81,45 +122,37 @@ async def run(quick: bool, console: Console) -> list[Row]:
             dev_server_log_level="error",
         )
         client = env.client
-    rows: list[Row] = []
     try:
         queue = f"bench-base-{uuid.uuid4().hex[:8]}"
         async with baseline.worker(client, queue):  # the bare workflows, beside Riposte's worker all run long
             console.print("baseline: Temporal alone …")
             seq = await baseline.sequential(client, queue, size["seq"])
             signals, updates = await baseline.messages(client, queue, size["msgs"])
-            # the benchmark measures the engine, not the policy: lift the automatic-action limit
-            playbooks = Path(tempfile.mkdtemp(prefix="riposte-bench-")) / "playbooks"
-            shutil.copytree(REPO / "playbooks", playbooks, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-            for path in playbooks.glob("*.yaml"):
-                path.write_text(path.read_text().replace("max_actions: 25,", "max_actions: 1000000,"))
-            # ...and the gateway's per-source rate limit (50/s, burst 200): ingest is measured, not policed
-            sources = playbooks.parent / "sources.yaml"
-            config = yaml.safe_load((REPO / "config" / "sources.yaml").read_text()) or {}
-            config.setdefault("defaults", {})["rate_limit"] = {"per_second": 1e6, "burst": 1_000_000}
-            for source in (config.get("sources") or {}).values():
-                source.pop("rate_limit", None)
-            sources.write_text(yaml.safe_dump(config))
-            settings = load_settings(
-                riposte_sources_file=sources,
-                temporal_address=client.service_client.config.target_host,
-                temporal_task_queue=f"bench-{uuid.uuid4().hex[:8]}",
-                akku_base_url=f"http://127.0.0.1:{free_port()}/api",
-                slack_api_url=f"http://127.0.0.1:{free_port()}/api/",
-                riposte_http_port=free_port(),
-                riposte_playbooks_dir=playbooks,
-            )
+            playbooks, sources = bench_config()
+            settings = _settings(client, playbooks, sources, f"bench-{uuid.uuid4().hex[:8]}")
             people = 5000 if size["storms"] > 1 else 500
-            options = StackOptions(quiet=True, akku_staff=people + 4000)  # every scenario takes fresh people
-            async with embedded_stack(settings, options) as stack:
+            staff = people + 4000  # every scenario after the rounds takes fresh people
+            async with (
+                embedded_stack(settings, StackOptions(quiet=True, akku_staff=staff)) as stack,
+                simulators(stack, staff) as sims,
+            ):
+                console.print(
+                    f"sustained: {size['rounds']} interleaved rounds of the bare workflow, the floor and Riposte …"
+                )
+                async with floor.worker(client, stack, f"{queue}-floor"):
+                    rounds = await interleaved.rounds(
+                        client,
+                        stack,
+                        sims,
+                        (queue, f"{queue}-floor"),
+                        count=size["rounds"],
+                        seconds=size["sat"],
+                        first=staff,  # the rounds' people: above every account of the simulators below
+                        console=console,
+                    )
+                await sims.restart(staff)
                 console.print("riposte: alert → first write …")
                 first = await rf.alert_to_first_write(stack, size["alerts"])
-                console.print("sustained: the bare workflow, the floor, Riposte's open loop, the bare workflow …")
-                sat_before = await baseline.saturated(client, queue, size["sat"])
-                async with floor.worker(client, stack, f"{queue}-floor"):
-                    floor_rate, floor_cpu = await floor.saturated(client, stack, f"{queue}-floor", size["sat"])
-                loop = await rf.open_loop(stack, [1, 2, 4, 8, 12, 16, 20], size["loop"])
-                sat_after = await baseline.saturated(client, queue, size["sat"])
                 console.print("riposte: gateway ingest, alternating with raw starts …")
                 ingest = await rf.gateway_ingest(client, stack.settings, size["ingest"])
                 console.print("riposte: Slack click → write …")
@@ -128,38 +161,45 @@ async def run(quick: bool, console: Console) -> list[Row]:
                 storms = [await rf.storm(stack, n) for n in ([500, 5000] if size["storms"] > 1 else [500])]
                 console.print("riposte: memory …")
                 rss = await rf.memory_with_waiting_runs(stack, size["memory"])
+            quiet = Path(tempfile.mkdtemp(prefix="riposte-bench-acct-")) / "playbooks"
+            shutil.copytree(playbooks, quiet)
+            accounting.quick_close(quiet)
+            accounted = await accounting.account(
+                client,
+                _settings(client, quiet, sources, f"bench-acct-{uuid.uuid4().hex[:8]}"),
+                queue,
+                storm=500,
+                first=staff
+                + size["rounds"] * interleaved.per_round(size["sat"]),  # above every earlier figure's people
+                console=console,
+            )
     finally:
         if env is not None:
             await env.shutdown()
 
-    best_step = max(loop, key=lambda step: step[1])
-    _, best, _, best_cpu = best_step
-    sat = (sat_before[0] + sat_after[0]) / 2
-    sat_cpu = {k: (sat_before[1].get(k, 0) + sat_after[1].get(k, 0)) / 2 for k in sat_before[1]}
-    rows.append(
-        Row("bare 3-activity workflow, one at a time", "", f"p50 {ms(seq.p50)}, p99 {ms(seq.p99)}", "", "", "info")
-    )
-    rows.append(
+    summary = interleaved.summarise(rounds)
+    rate, ratios = summary.rate, summary.ratios
+    n = len(rounds)
+    rows = [
+        Row("bare 3-activity workflow, one at a time", "", f"p50 {ms(seq.p50)}, p99 {ms(seq.p99)}", "", "", "info"),
         Row(
-            "bare 3-activity workflow, saturated (before and after the open loop)",
+            f"bare 3-activity workflow, saturated ({n} interleaved rounds: median (lowest-highest))",
             "",
-            f"{sat_before[0]:.1f}/s and {sat_after[0]:.1f}/s; CPU per run {describe(sat_cpu)}",
+            f"{rate['bare'].show(unit='/s')}; CPU per run {interleaved.describe_cpu(summary, 'bare')}",
             "",
             "",
             "info",
-        )
-    )
-    rows.append(Row("signal / update round trip", "", f"{ms(signals.p50)} / {ms(updates.p50)} (p50)", "", "", "info"))
-    rows.append(
+        ),
+        Row("signal / update round trip", "", f"{ms(signals.p50)} / {ms(updates.p50)} (p50)", "", "", "info"),
         Row(
             "floor: the alert's Akku and Slack calls in a bare 3-activity workflow (no gateway, no engine)",
-            f"{floor_rate:.1f}/s; CPU per run {describe(floor_cpu)}",
-            f"{sat:.1f}/s",
-            f"{floor_rate / sat:.2f}x" if sat else "",
+            f"{rate['floor'].show(unit='/s')}; CPU per run {interleaved.describe_cpu(summary, 'floor')}",
+            f"{rate['bare'].median:.1f}/s",
+            ratios["floor/bare"].show(".2f", "x"),
             "",
             "info",
-        )
-    )
+        ),
+    ]
     ratio = first.p50 / seq.p50
     rows.append(
         Row(
@@ -171,17 +211,25 @@ async def run(quick: bool, console: Console) -> list[Row]:
             "PASS" if ratio <= 1.5 else "MISS",
         )
     )
-    ratio = best / sat if sat else 0
+    ratio = ratios["riposte/bare"].median
     rows.append(
         Row(
-            "sustained alerts fully decided",
-            f"{best:.1f}/s; CPU per alert {describe(best_cpu)} ("
-            + ", ".join(f"{r:g}/s→{d:.1f}/s p99 {ms(s.p99)}" for r, d, s, _ in loop)
-            + ")",
-            f"{sat:.1f}/s; CPU per run {sum(sat_cpu.values()):.0f} ms",
-            f"{ratio:.2f}x",
+            "sustained alerts fully decided (both writes applied), saturated like the bare workflow",
+            f"{rate['riposte'].show(unit='/s')}; CPU per alert {interleaved.describe_cpu(summary, 'riposte')}",
+            f"{rate['bare'].median:.1f}/s; CPU per run {summary.cpu['bare'].median:.0f} ms",
+            ratios["riposte/bare"].show(".2f", "x"),
             "≥ 0.7x",
             "PASS" if ratio >= 0.7 else "MISS",
+        )
+    )
+    rows.append(
+        Row(
+            "Riposte's CPU per alert over the floor's (and the floor's over the bare workflow's)",
+            ratios["riposte CPU/floor CPU"].show(".2f", "x"),
+            ratios["floor CPU/bare CPU"].show(".2f", "x"),
+            "",
+            "",
+            "info",
         )
     )
     ratio = ingest.gateway_rate / ingest.raw_rate if ingest.raw_rate else 0
@@ -190,7 +238,7 @@ async def run(quick: bool, console: Console) -> list[Row]:
             "gateway ingest (202s)",
             f"{ingest.gateway_rate:.0f}/s, p99 {ms(ingest.gateway.p99)}; CPU per 202 {describe(ingest.gateway_cpu)}",
             f"{ingest.raw_rate:.0f}/s, p99 {ms(ingest.raw.p99)}; CPU per start {describe(ingest.raw_cpu)}",
-            f"{ratio:.2f}x",
+            f"{ratio:.2f}x (rounds: {Spread(ingest.ratios).show('.2f', 'x')})",
             "≥ 0.9x",
             "PASS" if ratio >= 0.9 else "MISS",
         )
@@ -228,7 +276,7 @@ async def run(quick: bool, console: Console) -> list[Row]:
             "PASS" if rss <= 400 else "MISS",
         )
     )
-    return rows
+    return Results(rows, accounted, summary)
 
 
 def render(rows: list[Row], console: Console) -> None:
@@ -255,8 +303,9 @@ def markdown(rows: list[Row], command: str) -> str:
     lines = [
         "# Benchmarks",
         "",
-        "Riposte's figures next to Temporal's own ceiling, measured in the same run on the same machine",
-        "(absolute times drift on shared machines; the ratios hold). Regenerate with `make bench`",
+        "Riposte's figures next to Temporal's own ceiling, measured in the same run on the same machine;",
+        "the sustained figures in interleaved rounds on fresh simulators, as medians with the lowest and",
+        "highest round (absolute rates drift on shared machines; ratios within a round hold). Regenerate with `make bench`",
         "(`make bench ARGS=--quick` for a short run); set `TEMPORAL_ADDRESS` to measure on a cluster.",
         "",
         f"- when: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; command: `{command}`",
@@ -270,56 +319,61 @@ def markdown(rows: list[Row], command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def accounting_markdown(results: Results) -> str:
+    cpu = {
+        "bare 3-activity workflow": interleaved.describe_cpu(results.summary, "bare"),
+        "floor": interleaved.describe_cpu(results.summary, "floor"),
+        "one-person alert (MFA fatigue), acted on": interleaved.describe_cpu(results.summary, "riposte"),
+    }
+    table = accounting.rows(results.accounted, cpu)
+    lines = [
+        "",
+        "## What one alert costs Temporal",
+        "",
+        "Counted from the histories of every workflow each alert caused (bench/accounting.py, bench/actions.py);",
+        "CPU per item for the first three rows is the interleaved rounds' median (lowest-highest), for the others",
+        "this run's own. Actions as Temporal Cloud bills them",
+        "([what counts](https://docs.temporal.io/evaluate/cloud/actions), read 2026-12-02); the cost per 10,000 items",
+        f"at ${actions.PRICE_PER_MILLION:.0f} per million Actions (Pay-As-You-Go, the Developer plan and the first 5M a month",
+        f"on the others), in brackets at ${actions.PRICE_PER_MILLION_AT_VOLUME:.0f} per million (past 100M a month)",
+        "([pricing](https://docs.temporal.io/cloud/pricing), read 2026-12-02).",
+        "",
+        "| " + " | ".join(accounting.COLUMNS) + " |",
+        "| " + " | ".join("---" for _ in accounting.COLUMNS) + " |",
+    ]
+    lines += ["| " + " | ".join(row) + " |" for row in table]
+    lines += ["", "Actions by kind:", "", *accounting.breakdown(results.accounted)]
+    return "\n".join(lines) + "\n"
+
+
+def render_accounting(results: Results, console: Console) -> None:
+    table = Table(title="What one alert costs Temporal (per item)")
+    for column in accounting.COLUMNS:
+        table.add_column(column, overflow="fold")
+    for row in accounting.rows(results.accounted, {}):
+        table.add_row(*row)
+    console.print(table)
+    for line in accounting.breakdown(results.accounted):
+        console.print(line)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small sizes: a run of a couple of minutes")
-    parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md", help="where to write the table")
+    parser.add_argument("--quick", action="store_true", help="small sizes: a run of several minutes")
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md", help="where to write the tables")
     args = parser.parse_args()
     console = Console()
-    rows = asyncio.run(run(args.quick, console))
-    render(rows, console)
+    results = asyncio.run(run(args.quick, console))
+    render(results.rows, console)
+    render_accounting(results, console)
     command = "python -m bench" + (" --quick" if args.quick else "")
+    method = (REPO / "bench" / "method.md").read_text()  # how each figure is taken, kept by hand
     findings = (REPO / "bench" / "findings.md").read_text()  # what changed the figures, kept by hand
-    args.out.write_text(markdown(rows, command) + BENCH_NOTES + "\n" + findings)
+    args.out.write_text(
+        markdown(results.rows, command) + accounting_markdown(results) + "\n" + method + "\n" + findings
+    )
     console.print(f"wrote {args.out}")
     return 0
-
-
-BENCH_NOTES = """
-## How each figure is taken
-
-- **Baseline**: a workflow of three sequential no-op activities, one at a time (after 10
-  warm-up runs) and saturated by 32 concurrent starters; a signal and an update to a running
-  workflow; a raw `start_workflow` loop (8 concurrent) to a queue with no worker. A dev server
-  slows as it fills, so each throughput baseline is taken beside the figure it judges: the
-  saturated bare workflow just before and just after the open loop (their mean is the
-  baseline), and the raw starts in rounds alternating with the gateway's.
-- **CPU per item**: user + system CPU of each process over the figure, divided by the items:
-  `python` is the benchmark's process (the embedded stack's worker, gateway and simulators,
-  and the load generator), `server` the dev server, `gateway` the separate gateway process.
-  On two shared cores it is what bounds throughput. Not measured for a remote server.
-- **Floor**: the Akku and Slack calls of one acted-on MFA-fatigue alert (a users batch and an
-  event query, the two writes, one Slack post), through Riposte's clients and the same
-  simulators, from a bare three-activity workflow started directly, saturated like the
-  baseline: what the alert's I/O costs with no gateway and no engine.
-- **Alert → first Akku write**: an MFA-fatigue alert about one person POSTed to the real gateway
-  (Standard Webhooks signed), enriched in the Akku simulator, scored, acted on; the time is the
-  simulator's write timestamp minus the POST's start (after 3 warm-up alerts).
-- **Sustained**: alerts offered at a fixed rate regardless of answers (open loop), stepping up
-  until not every alert is decided within three times the step or p99 passes 10 s; the best
-  decided rate counts, with the CPU per decided alert at that step (the driver's polling of
-  the write log included).
-- **Gateway ingest**: 202s from a `riposte gateway` process (as deployed) whose queue has no
-  worker (starting is all it does), 8 concurrent senders, the source rate limit lifted.
-- **Slack click → Akku write**: a signed `block_actions` POST through the Slack simulator to the
-  gateway, the `decide` update, and the approved action in Akku.
-- **Storm**: one credential-stuffing alert naming N people (the automatic-action limit lifted):
-  wall time until every named person is acted on in Akku, Akku batch queries (counted by route
-  in the simulator), the largest history (alert runs and an investigation), automatic locks,
-  and the peak RSS of the stack's process (worker, gateway and simulators together) meanwhile.
-- **Memory**: VmRSS of a separate `riposte worker` process holding N started investigations that
-  wait (no finding yet): the SDK's workflow cache (1,000 by default) bounds what stays in memory.
-"""
 
 
 if __name__ == "__main__":

@@ -70,10 +70,10 @@ async def sequential(client: Client, queue: str, n: int, warmup: int = 10) -> Sa
 
 
 async def saturate(
-    run_one: Callable[[], Awaitable[bool]], seconds: float, concurrency: int = 32
+    run_one: Callable[[], Awaitable[bool]], seconds: float, concurrency: int = 32, pids: dict[str, int] | None = None
 ) -> tuple[float, dict[str, float]]:
     """Runs per second with `concurrency` loops calling `run_one` (False: no work left) for
-    `seconds`, and the CPU per run by process (bench/cpu.py)."""
+    `seconds`, and the CPU per run by process (bench/cpu.py; `pids` names more processes)."""
     done = 0
     deadline = time.perf_counter() + seconds
 
@@ -82,21 +82,23 @@ async def saturate(
         while time.perf_counter() < deadline and await run_one():
             done += 1
 
-    meter = CpuMeter.for_bench().start()
+    meter = CpuMeter.for_bench(**(pids or {})).start()
     started = time.perf_counter()
     await asyncio.gather(*(loop() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
     return done / elapsed, meter.stop().per_item(done)
 
 
-async def saturated(client: Client, queue: str, seconds: float) -> tuple[float, dict[str, float]]:
+async def saturated(
+    client: Client, queue: str, seconds: float, pids: dict[str, int] | None = None
+) -> tuple[float, dict[str, float]]:
     """The bare workflow saturated by 32 concurrent starters."""
 
     async def run_one() -> bool:
         await client.execute_workflow(ThreeActivities.run, id=f"bench-sat-{uuid.uuid4()}", task_queue=queue)
         return True
 
-    return await saturate(run_one, seconds)
+    return await saturate(run_one, seconds, pids=pids)
 
 
 async def messages(client: Client, queue: str, n: int) -> tuple[Sample, Sample]:

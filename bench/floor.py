@@ -70,14 +70,30 @@ async def worker(client: Client, stack: Stack, queue: str) -> AsyncIterator[None
             yield
 
 
+def people(seconds: float) -> int:
+    """How many fresh MFA-fatigue victims `saturated` takes for `seconds` (5 of them to warm up)."""
+    return int(seconds * 40)
+
+
 async def saturated(
-    client: Client, stack: Stack, queue: str, seconds: float, concurrency: int = 32
+    client: Client,
+    stack: Stack,
+    queue: str,
+    seconds: float,
+    concurrency: int = 32,
+    pids: dict[str, int] | None = None,
+    actor_ids: list[str] | None = None,
 ) -> tuple[float, dict[str, float]]:
-    """Runs per second with `concurrency` starters, each run about a fresh MFA-fatigue victim,
-    and the CPU per run by process."""
+    """Runs per second with `concurrency` starters, each run about a fresh MFA-fatigue victim
+    (the simulator picks them, or `actor_ids`, `people(seconds)` of them), and the CPU per run
+    by process."""
     async with httpx.AsyncClient(timeout=30) as http:
+        chosen: list[str | None] = list(actor_ids) if actor_ids else [None] * people(seconds)
         actors = [
-            (await driver.load_scenario(http, stack, "mfa_fatigue"))["actor_ids"][0] for _ in range(int(seconds * 40))
+            (await driver.load_scenario(http, stack, "mfa_fatigue", **({"actor_ids": [a]} if a else {})))["actor_ids"][
+                0
+            ]
+            for a in chosen
         ]
     for actor in actors[:5]:  # warm-up
         await client.execute_workflow(Floor.run, actor, id=f"bench-floor-warm-{uuid.uuid4()}", task_queue=queue)
@@ -89,4 +105,4 @@ async def saturated(
         await client.execute_workflow(Floor.run, pool.pop(), id=f"bench-floor-{uuid.uuid4()}", task_queue=queue)
         return True
 
-    return await saturate(run_one, seconds, concurrency)
+    return await saturate(run_one, seconds, concurrency, pids)

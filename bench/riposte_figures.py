@@ -74,54 +74,6 @@ async def alert_to_first_write(stack: Stack, n: int, warmup: int = 3) -> Sample:
     return sample
 
 
-async def open_loop(
-    stack: Stack, rates: list[float], seconds: float
-) -> list[tuple[float, float, Sample, dict[str, float]]]:
-    """Alerts at a fixed rate regardless of answers; (offered rate, decided rate, latency, CPU
-    per decided alert by process) per step."""
-    results = []
-    async with httpx.AsyncClient(timeout=60) as http:
-        for rate in rates:
-            facts_list = [await driver.load_scenario(http, stack, "mfa_fatigue") for _ in range(int(rate * seconds))]
-            sample = Sample(f"{rate}/s")
-            sends: dict[str, float] = {}
-
-            async def send(facts: dict[str, Any], sends: dict[str, float] = sends) -> None:
-                facts["source_ips"] = []
-                sends[facts["actor_ids"][0]] = time.time()
-                answer = await driver.deliver(http, stack, "generic", facts)
-                assert answer.status_code == 202, answer.text
-
-            meter = CpuMeter.for_bench().start()
-            started = time.time()
-            tasks = []
-            for k, facts in enumerate(facts_list):
-                await asyncio.sleep(max(0.0, started + k / rate - time.time()))
-                tasks.append(asyncio.create_task(send(facts)))
-            await asyncio.gather(*tasks)
-            deadline = time.time() + seconds * 3
-            seen: dict[str, float] = {}
-            after = 0
-            while len(seen) < len(sends) and time.time() < deadline:
-                answer = (
-                    await http.get(
-                        f"{driver.simulator_root(stack.akku_url)}/_sim/writes", params={"after": after, "wait": 1}
-                    )
-                ).json()
-                after = answer["next"]
-                for w in answer["writes"]:
-                    if w["actor_id"] in sends and w["actor_id"] not in seen and w["status"] == "applied":
-                        seen[w["actor_id"]] = _at(w["at"])
-            cpu = meter.stop().per_item(len(seen))  # includes the driver's polling: a little high
-            for actor, at in seen.items():
-                sample.add(at - sends[actor])
-            span = (max(seen.values()) - started) if seen else float("inf")
-            results.append((rate, len(seen) / span, sample, cpu))
-            if len(seen) < len(sends) or sample.p99 > 10:
-                break  # latency broke: the ceiling is behind us
-    return results
-
-
 def _process_env(settings: Settings, **extra: str) -> dict[str, str]:
     """Environment for a `riposte` subprocess on the same Temporal, simulators and playbooks."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "AKKU_", "SLACK_", "RIPOSTE_"))}
@@ -151,6 +103,7 @@ class Ingest:
     raw_seconds: float = 0.0
     gateway_cpu: dict[str, float] = field(default_factory=dict)  # ms per 202, by process
     raw_cpu: dict[str, float] = field(default_factory=dict)  # ms per start, by process
+    ratios: list[float] = field(default_factory=list)  # gateway rate / raw rate, round by round
 
     @property
     def gateway_rate(self) -> float:
@@ -231,7 +184,8 @@ async def gateway_ingest(
                 meter = CpuMeter.for_bench().start()
                 started = time.perf_counter()
                 _, raw = await baseline.raw_starts(client, idle_queue, per_round, concurrency)
-                result.raw_seconds += time.perf_counter() - started
+                raw_seconds = time.perf_counter() - started
+                result.raw_seconds += raw_seconds
                 result.raw.seconds += raw.seconds
                 _add_cpu(result.raw_cpu, meter.stop().per_item(per_round), 1 / rounds)
 
@@ -239,6 +193,7 @@ async def gateway_ingest(
                 started = time.perf_counter()
                 await post_all(per_round)
                 result.gateway_seconds += time.perf_counter() - started
+                result.ratios.append(raw_seconds / (time.perf_counter() - started))
                 _add_cpu(result.gateway_cpu, meter.stop().per_item(per_round), 1 / rounds)
             return result
     finally:

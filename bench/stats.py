@@ -45,3 +45,26 @@ class Row:
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms"
+
+
+@dataclass
+class Spread:
+    """One figure over interleaved rounds: its median and its range."""
+
+    values: list[float]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values) if self.values else float("nan")
+
+    @property
+    def low(self) -> float:
+        return min(self.values, default=float("nan"))
+
+    @property
+    def high(self) -> float:
+        return max(self.values, default=float("nan"))
+
+    def show(self, spec: str = ".1f", unit: str = "") -> str:
+        """'12.3/s (11.0-13.1)': the median, then the lowest and highest round."""
+        return f"{self.median:{spec}}{unit} ({self.low:{spec}}-{self.high:{spec}})"

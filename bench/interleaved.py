@@ -1,0 +1,189 @@
+"""The sustained figures in interleaved rounds: the bare workflow, the floor and Riposte, back to back.
+
+A figure taken minutes from its baseline drifts: the dev server slows as it fills, the machine's
+speed moves by ±15% within minutes, and the simulators' state grows across the run (the floor's
+CPU per run moved from 123 to 80 ms between two runs). So each round takes all three, one after
+the other, in an order that rotates from round to round, on simulators started afresh for the
+round (bench/sims.py); the ratios are taken within a round and reported as the median over the
+rounds with their range.
+
+Each of the three is saturated the same way: 32 concurrent loops, each starting one item and
+waiting until it is done, for a fixed time; the rate is the items done over the time until the
+last one in flight is done, and the CPU per item is each process's CPU over that time divided
+by the items.
+
+- bare: `BenchThreeActivities`, three no-op activities (bench/baseline.py);
+- floor: `BenchFloor`, the alert's own Akku and Slack calls in three activities (bench/floor.py);
+- riposte: an MFA-fatigue alert about one fresh person POSTed to the gateway, done when both of
+  the playbook's writes (MFA reset, password reset) are applied in Akku.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from rich.console import Console
+from temporalio.client import Client
+
+from bench import baseline, floor
+from bench.sims import Simulators
+from bench.stats import Spread
+from cli import driver
+from cli.stack import Stack
+
+KINDS = ("bare", "floor", "riposte")
+PER_SECOND = 30  # fresh people made ready per second of a Riposte round: more than it decides
+
+
+@dataclass
+class Round:
+    order: tuple[str, ...]
+    rate: dict[str, float] = field(default_factory=dict)  # items per second
+    cpu: dict[str, dict[str, float]] = field(default_factory=dict)  # ms of CPU per item, by process
+
+
+async def applied_writes(http: httpx.AsyncClient, stack: Stack, actor: str, count: int, timeout: float = 120) -> None:
+    """Until `count` writes for `actor` are applied in the Akku simulator (a long poll on its log)."""
+    deadline = time.monotonic() + timeout
+    after, applied = 0, 0
+    while time.monotonic() < deadline:
+        answer = (
+            await http.get(
+                f"{driver.simulator_root(stack.akku_url)}/_sim/writes",
+                params={"actor_id": actor, "after": after, "wait": min(10.0, max(0.0, deadline - time.monotonic()))},
+            )
+        ).json()
+        applied += sum(1 for w in answer["writes"] if w["status"] == "applied")
+        if applied >= count:
+            return
+        after = answer["next"]
+    raise TimeoutError(f"{actor}: {applied} of {count} writes applied")
+
+
+def riposte_people(seconds: float) -> int:
+    return int(seconds * PER_SECOND) + 3
+
+
+async def riposte_saturated(
+    stack: Stack, seconds: float, actor_ids: list[str], concurrency: int = 32, pids: dict[str, int] | None = None
+) -> tuple[float, dict[str, float]]:
+    """MFA-fatigue alerts, each about one of `actor_ids` (`riposte_people(seconds)` people no
+    investigation has seen), from `concurrency` loops that each wait until their alert is acted
+    on: alerts per second and CPU per alert by process."""
+    limits = httpx.Limits(max_connections=2 * concurrency + 8, max_keepalive_connections=2 * concurrency + 8)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as http:
+        pool = [await driver.load_scenario(http, stack, "mfa_fatigue", actor_ids=[a]) for a in actor_ids]
+
+        async def one(facts: dict[str, Any]) -> None:
+            facts["source_ips"] = []  # one person per alert: no neighbours pulled in by IP
+            answer = await driver.deliver(http, stack, "generic", facts)
+            assert answer.status_code == 202, answer.text
+            await applied_writes(http, stack, facts["actor_ids"][0], len(floor.ACTIONS))
+
+        for facts in pool[:3]:  # warm-up, as for the others
+            await one(facts)
+        del pool[:3]
+
+        async def run_one() -> bool:
+            if not pool:
+                return False
+            await one(pool.pop())
+            return True
+
+        return await baseline.saturate(run_one, seconds, concurrency, pids)
+
+
+def per_round(seconds: float) -> int:
+    """The people one round takes: the floor's, then Riposte's."""
+    return floor.people(seconds) + riposte_people(seconds)
+
+
+async def rounds(
+    client: Client,
+    stack: Stack,
+    sims: Simulators,
+    queues: tuple[str, str],
+    *,
+    count: int,
+    seconds: float,
+    first: int,
+    console: Console,
+) -> list[Round]:
+    """`count` rounds of the three, rotating their order, each on fresh simulators. `queues`:
+    the bare workflow's and the floor's task queues (their workers run meanwhile).
+
+    A fresh simulator hands out the same people again, but Riposte's investigations of the
+    earlier rounds are still open (an hour's quiet period) and would not act twice; so every
+    round takes people of its own by id: accounts u_{10000 + first + 1} onwards, `per_round`
+    of them a round, and the simulators hold `first + count * per_round` accounts."""
+    bare_queue, floor_queue = queues
+    size = per_round(seconds)
+    staff = first + count * size
+    results = []
+    for k in range(count):
+        ids = [f"u_{10001 + first + k * size + n}" for n in range(size)]
+        floor_ids, riposte_ids = ids[: floor.people(seconds)], ids[floor.people(seconds) :]
+        measure: dict[str, Callable[[dict[str, int]], Awaitable[tuple[float, dict[str, float]]]]] = {
+            "bare": lambda pids: baseline.saturated(client, bare_queue, seconds, pids),
+            "floor": lambda pids, ids=floor_ids: floor.saturated(  # type: ignore[misc]
+                client, stack, floor_queue, seconds, pids=pids, actor_ids=ids
+            ),
+            "riposte": lambda pids, ids=riposte_ids: riposte_saturated(  # type: ignore[misc]
+                stack, seconds, ids, pids=pids
+            ),
+        }
+        order = KINDS[k % len(KINDS) :] + KINDS[: k % len(KINDS)]
+        await sims.restart(staff)
+        result = Round(order)
+        for kind in order:
+            result.rate[kind], result.cpu[kind] = await measure[kind]({"simulators": sims.pid})
+            await asyncio.sleep(2)  # the notices after the last actions, before the next figure
+        console.print(
+            f"  round {k + 1}/{count} ({', '.join(order)}): "
+            + ", ".join(f"{kind} {result.rate[kind]:.1f}/s {sum(result.cpu[kind].values()):.0f} ms" for kind in KINDS)
+        )
+        results.append(result)
+    return results
+
+
+@dataclass
+class Summary:
+    """The rounds' medians and ranges."""
+
+    rate: dict[str, Spread]
+    cpu: dict[str, Spread]  # total ms per item
+    cpu_by_process: dict[str, dict[str, Spread]]
+    ratios: dict[str, Spread]
+
+
+def summarise(results: list[Round]) -> Summary:
+    def ratio(top: Callable[[Round], float], bottom: Callable[[Round], float]) -> Spread:
+        return Spread([top(r) / bottom(r) for r in results if bottom(r)])
+
+    processes = sorted({p for r in results for cpu in r.cpu.values() for p in cpu})
+    return Summary(
+        rate={kind: Spread([r.rate[kind] for r in results]) for kind in KINDS},
+        cpu={kind: Spread([sum(r.cpu[kind].values()) for r in results]) for kind in KINDS},
+        cpu_by_process={
+            kind: {p: Spread([r.cpu[kind].get(p, 0.0) for r in results]) for p in processes} for kind in KINDS
+        },
+        ratios={
+            "riposte/bare": ratio(lambda r: r.rate["riposte"], lambda r: r.rate["bare"]),
+            "floor/bare": ratio(lambda r: r.rate["floor"], lambda r: r.rate["bare"]),
+            "riposte CPU/floor CPU": ratio(
+                lambda r: sum(r.cpu["riposte"].values()), lambda r: sum(r.cpu["floor"].values())
+            ),
+            "floor CPU/bare CPU": ratio(lambda r: sum(r.cpu["floor"].values()), lambda r: sum(r.cpu["bare"].values())),
+        },
+    )
+
+
+def describe_cpu(summary: Summary, kind: str) -> str:
+    """'168 ms (python 86 + server 82 + simulators 9)', medians over the rounds."""
+    parts = " + ".join(f"{p} {s.median:.0f}" for p, s in summary.cpu_by_process[kind].items())
+    return f"{summary.cpu[kind].show('.0f', ' ms')} ({parts})"
