@@ -296,6 +296,7 @@ class Outcome:
     statuses: dict[str, InvestigationStatus]
     writes: list[dict[str, Any]] = field(default_factory=list)  # Akku's whole write log
     requests: list[dict[str, Any]] = field(default_factory=list)  # Slack approval requests about the row's people
+    in_digest: bool = False  # some of them wait in an approval digest (a wave of requests: one message)
 
 
 @pytest.fixture(scope="module")
@@ -330,13 +331,24 @@ async def outcomes(client: Client) -> AsyncIterator[dict[str, Outcome]]:
         }
         requests = await approval_requests(stack, http, asked)
         writes = (await http.get(f"{driver.simulator_root(stack.akku_url)}/_sim/writes")).json()["writes"]
+        digests = await digest_texts(stack, http)
         for outcome in results.values():
             outcome.writes = writes
             outcome.requests = [m for a in (s.actor_id for s in outcome.statuses.values()) for m in requests.get(a, [])]
+            waiting = [s for s in outcome.statuses.values() if s.pending is not None]
+            named = {d.value.replace("_", " ") for s in waiting for d in s.detections}
+            outcome.in_digest = any(n in text for n in named for text in digests)
         yield results
 
 
 ASKED = ("waiting_for_approval", "approved")
+
+
+async def digest_texts(stack: Stack, http: httpx.AsyncClient) -> list[str]:
+    """The approval digests in the channel (a wave of requests from one playbook: one message)."""
+    assert stack.slack_url
+    messages = (await http.get(f"{stack.slack_url.rstrip('/')}/_sim/messages")).json()["messages"]
+    return [json.dumps(m).lower() for m in messages if "riposte_digest" in json.dumps(m["blocks"])]
 
 
 async def approval_requests(
@@ -354,7 +366,8 @@ async def approval_requests(
             if any(b["type"] == "actions" for blocks in versions for b in blocks):
                 actor = next((a for a in expected if f"`{a}`" in json.dumps(m)), None)
                 found.setdefault(actor or json.dumps(m["blocks"][:1]), []).append(m)
-        if expected <= set(found) or asyncio.get_running_loop().time() > deadline:
+        digest = any("riposte_digest" in json.dumps(m["blocks"]) for m in messages)
+        if expected <= set(found) or digest or asyncio.get_running_loop().time() > deadline:
             return found
         await asyncio.sleep(0.2)
 
@@ -402,6 +415,6 @@ async def test_each_seed_rule_at_its_boundary(outcomes: dict[str, Outcome], row:
         assert applied == set(row.writes), where
         if row.writes_to:
             assert status.actor_id not in {w["actor_id"] for w in outcome.writes}, where
-    assert bool(outcome.requests) is (row.stage in ASKED), (row.id, outcome.requests)
+    assert bool(outcome.requests or outcome.in_digest) is (row.stage in ASKED), (row.id, outcome.requests)
     if row.factor == "role_outside_history":
         assert all("P1 admin elevation" in json.dumps(m["blocks"]) for m in outcome.requests)
