@@ -208,18 +208,9 @@ async def detector_figures(
 
 
 async def _main(quick: bool, poll: bool, rate: int) -> dict[str, Any]:
-    from temporalio.testing import WorkflowEnvironment
+    from cli.rig import start_dev_server
 
-    from cli.devserver import find_binary
-    from riposte import search_attributes
-    from riposte.temporal import data_converter
-
-    env = await WorkflowEnvironment.start_local(
-        data_converter=data_converter(),
-        dev_server_existing_path=str(find_binary("temporal")),
-        search_attributes=search_attributes.ALL,
-        dev_server_log_level="error",
-    )
+    env = await start_dev_server()
     try:
         return await detector_figures(env.client, quick=quick, poll=poll, rate=rate)
     finally:

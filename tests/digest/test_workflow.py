@@ -19,8 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 import workflows.digest as digest_module
-from cli.devserver import find_binary
-from cli.rig import register_search_attributes
+from cli.rig import start_time_skipping_server
 from playbooks.decide import default_options
 from riposte.models.common import ActionKind, DetectionType
 from riposte.models.digest import (
@@ -43,7 +42,6 @@ from riposte.models.digest import (
     ThreadPost,
     ThreadPosted,
 )
-from riposte.temporal import data_converter
 from workflows.digest import DigestWorkflow
 
 pytestmark = pytest.mark.time_skipping
@@ -53,11 +51,8 @@ pytestmark = pytest.mark.time_skipping
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     """A time-skipping server of each test's own: a digest still checking on a refused request
     must not hold the shared server's clock for the tests after it."""
-    environment = await WorkflowEnvironment.start_time_skipping(
-        data_converter=data_converter(), test_server_existing_path=str(find_binary("temporal-test-server"))
-    )
+    environment = await start_time_skipping_server()
     try:
-        await register_search_attributes(environment.client)
         yield environment
     finally:
         await environment.shutdown()

@@ -18,11 +18,9 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from cli import driver
-from cli.devserver import find_binary
 from cli.operators import decide
-from cli.rig import playbooks_with, register_search_attributes, running_stack
+from cli.rig import playbooks_with, running_stack, start_time_skipping_server
 from cli.stack import Stack
-from riposte.temporal import data_converter
 
 pytestmark = pytest.mark.time_skipping
 
@@ -31,11 +29,8 @@ pytestmark = pytest.mark.time_skipping
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     """A time-skipping server of each test's own: a digest that still checks on a waiting request
     every minute must not slow the clock of the tests after it."""
-    environment = await WorkflowEnvironment.start_time_skipping(
-        data_converter=data_converter(), test_server_existing_path=str(find_binary("temporal-test-server"))
-    )
+    environment = await start_time_skipping_server()
     try:
-        await register_search_attributes(environment.client)
         yield environment
     finally:
         await environment.shutdown()

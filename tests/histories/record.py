@@ -19,22 +19,13 @@ from temporalio.testing import WorkflowEnvironment
 
 from cli.devserver import find_binary
 from cli.driver import Fired, deliver, investigation_status, load_scenario, settle
-from cli.rig import register_search_attributes, running_stack
+from cli.rig import register_search_attributes, running_stack, start_dev_server
 from cli.stack import Stack
 from riposte import search_attributes
 from riposte.temporal import data_converter
 from tests.histories.timed import REAL_TIME, record_timed
 
 OUT = Path(__file__).parent
-
-
-async def _dev_server() -> WorkflowEnvironment:
-    return await WorkflowEnvironment.start_local(
-        data_converter=data_converter(),
-        dev_server_existing_path=str(find_binary("temporal")),
-        search_attributes=search_attributes.ALL,
-        dev_server_log_level="error",
-    )
 
 
 async def stack_branches(stack: Stack) -> list[tuple[str, str]]:
@@ -125,7 +116,7 @@ def _write(tag: str, name: str, history: WorkflowHistory, written: list[Path]) -
 
 async def record(tag: str) -> list[Path]:
     written: list[Path] = []
-    env = await _dev_server()
+    env = await start_dev_server()
     try:
         async with running_stack(env.client, "riposte-histories", akku_staff=400) as stack:
             for name, workflow_id in await stack_branches(stack):
