@@ -68,6 +68,7 @@ class GatewayProcess:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # about a minute alone on 2 cores; longer after the other campaigns
 async def test_two_workers_two_gateways_one_killed_the_guards_hold(client: Client, task_queue: str) -> None:
     async with (
         running_stack(client, task_queue, worker=False, akku_staff=400) as stack,
