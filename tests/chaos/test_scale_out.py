@@ -104,15 +104,17 @@ async def test_two_workers_two_gateways_one_killed_the_guards_hold(client: Clien
             waiting = [(w, s) for w, s in statuses.items() if getattr(s, "pending", None) is not None]
             approver = stack.settings.slack_approver_ids[0]
             approved = []
-            for workflow_id, status in waiting[:5]:  # a person approves five of the escalated
+            for workflow_id, status in waiting:  # a person approves those with a message of their own
                 request = status.pending  # type: ignore[attr-defined]
                 option = next(o for o in request.assessment.options if o.actions)
-                for _ in range(50):
+                for _ in range(25):  # the rest of the wave waits in one digest: no message to click
                     answer = await driver.click(http, stack, workflow_id, request.request_id, option.id, approver)
                     if answer.status_code == 200:
+                        approved.append(workflow_id)
                         break
                     await asyncio.sleep(0.2)
-                approved.append(workflow_id)
+                if len(approved) == 5:
+                    break
             for workflow_id in approved:
                 await driver.wait_for_stage(stack.client, workflow_id, "approved", timeout=120)
         finally:
@@ -131,4 +133,4 @@ async def test_two_workers_two_gateways_one_killed_the_guards_hold(client: Clien
     )
     assert max(per_action.values()) == 1, [k for k, n in per_action.items() if n > 1]  # exactly once
     assert len(written - approved_actors) == LIMIT  # the limit held across processes
-    assert approved_actors <= written  # every click acted on
+    assert approved and approved_actors <= written  # every click acted on

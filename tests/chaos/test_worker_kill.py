@@ -130,5 +130,6 @@ async def test_sigkilled_workers_lose_nothing_and_write_everything_once(client: 
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # approvals now go through the wave's digest: longer than the default 120 s
 async def test_200_runs_through_10_sigkills(client: Client, task_queue: str) -> None:
     await campaign(client, task_queue, fatigue=60, stuffing=[50, 50], kills=10)
