@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import platform
 import shutil
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import yaml
 from rich.console import Console
@@ -32,6 +34,7 @@ from temporalio.testing import WorkflowEnvironment
 from bench import accounting, actions, baseline, floor, interleaved
 from bench import riposte_figures as rf
 from bench.cpu import describe
+from bench.detector import detector_figures
 from bench.sims import simulators
 from bench.stats import Row, Spread, ms
 from cli.devserver import find_binary
@@ -173,6 +176,8 @@ async def run(quick: bool, console: Console) -> Results:
                 + size["rounds"] * interleaved.per_round(size["sat"]),  # above every earlier figure's people
                 console=console,
             )
+            console.print("detector: Akku's stream and polling, beside a plain reader of the same events …")
+            detected = await detector_figures(client, quick=quick)
     finally:
         if env is not None:
             await env.shutdown()
@@ -276,7 +281,62 @@ async def run(quick: bool, console: Console) -> Results:
             "PASS" if rss <= 400 else "MISS",
         )
     )
+    rows += detector_rows(detected)
     return Results(rows, accounted, summary)
+
+
+def _s(value: float | None) -> str:
+    if value is None or math.isnan(value):  # not measured
+        return "n/a"
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.1f} s"
+
+
+def detector_rows(d: dict[str, Any]) -> list[Row]:
+    """The Akku-stream detector beside a plain reader of the same events, in the same run (bench/detector.py)."""
+    up = d["keeping_up"]
+    rows = [
+        Row(
+            "detector: Akku event written → alert run started, stream",
+            f"p50 {_s(d['stream_latency_p50_s'])}, max {_s(d['stream_latency_max_s'])}",
+            f"read by a plain client: p50 {_s(d['plain_stream_latency_p50_s'])}, max {_s(d['plain_stream_latency_max_s'])}",
+            "",
+            "p50 ≤ 5 s",
+            "PASS" if d["stream_latency_p50_s"] <= 5 else "MISS",
+        )
+    ]
+    if "poll_latency_p50_s" in d:
+        every = f"{d['poll_seconds']:.0f} s"
+        rows.append(
+            Row(
+                f"detector: the same, polling every {every}",
+                f"p50 {_s(d['poll_latency_p50_s'])}, max {_s(d['poll_latency_max_s'])}",
+                f"a plain client polling every {every}: p50 {_s(d['plain_poll_latency_p50_s'])}, max {_s(d['plain_poll_latency_max_s'])}",
+                "",
+                "p50 ≤ 70 s",
+                "PASS" if d["poll_latency_p50_s"] <= 70 else "MISS",
+            )
+        )
+    lag = up["lag_max_s"]
+    rows += [
+        Row(
+            f"detector: lag under {up['rate_asked']:,} events/s of background sign-ins for {up['seconds']:.0f} s "
+            f"({up['events_written']:,} written; {up['traffic']})",
+            f"p50 {_s(up['lag_p50_s'])}, max {_s(lag)}; up to {up['detector_events_per_s_max'] or 0:,.0f} events/s",
+            f"a plain reader of the same stream: p50 {_s(up['plain_lag_p50_s'])}, max {_s(up['plain_lag_max_s'])}",
+            "",
+            "< 10 s",
+            "PASS" if lag is not None and lag < 10 else "MISS",
+        ),
+        Row(
+            "detector: peak RSS of the worker running it",
+            f"{d['worker_peak_rss_mb']:.0f} MB",
+            f"the same worker, detector off: {d['idle_worker_peak_rss_mb']:.0f} MB",
+            "",
+            "reported",
+            "info",
+        ),
+    ]
+    return rows
 
 
 def render(rows: list[Row], console: Console) -> None:

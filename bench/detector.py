@@ -15,6 +15,12 @@ detector's (plus an idle worker's). Measured:
   detector's lag (now - newest event processed) sampled each second (target < 10 s at
   2,000 events/s), and its events/s;
 - the worker process's peak RSS (VmHWM).
+
+Each beside its baseline, taken in the same run on the same events: a plain reader (Riposte's
+Akku client and nothing else: no rules, no checkpoint, no Temporal) reads the same stream, or
+polls at the same interval, concurrently with the detector. Its event written → flood read is
+what Akku's delivery alone costs; its lag under the same traffic is how fast a bare client
+drains the stream on this machine. The RSS baseline is an idle worker (RIPOSTE_DETECT=off).
 """
 
 from __future__ import annotations
@@ -40,8 +46,72 @@ from cli.driver import simulator_root
 from cli.rig import stack_settings, terminate_open_workflows
 from cli.stack import Stack, StackOptions, embedded_stack
 from clients.akku.adapter import timestamp
+from clients.akku.client import AkkuClient
+from clients.akku.models import AuthEvent
 
 RIPOSTE = str(Path(sys.executable).with_name("riposte"))
+PUSHES = 6  # a flood's pushes (`_flood`)
+PUSH = "mfa.challenge_issued"
+
+
+class PlainReader:
+    """The baseline: Riposte's Akku client reading the stream (or polling) and nothing else.
+
+    Records when each actor's flood was wholly read (its last push arrived) and, sampled by
+    `lag()`, how far the newest event it read lags behind the clock.
+    """
+
+    def __init__(self, akku: AkkuClient, mode: str, poll_seconds: float) -> None:
+        self._akku, self._mode, self._poll = akku, mode, poll_seconds
+        self._pushes: dict[str, int] = {}
+        self.flood_read: dict[str, float] = {}  # actor -> wall time its last push was read
+        self.newest: datetime | None = None
+        self._seen: set[str] = set()
+        self._start = datetime.now(UTC) - timedelta(minutes=1)  # a flood's pushes are stamped up to 5 s back
+        self._task: asyncio.Task[None] | None = None
+
+    def _take(self, event: AuthEvent) -> None:
+        if event.event_id in self._seen:  # a reconnect or an overlapping poll delivers it again
+            return
+        self._seen.add(event.event_id)
+        if self.newest is None or event.timestamp > self.newest:
+            self.newest = event.timestamp
+        if event.event_type == PUSH:
+            n = self._pushes[event.actor_id] = self._pushes.get(event.actor_id, 0) + 1
+            if n == PUSHES:
+                self.flood_read[event.actor_id] = datetime.now(UTC).timestamp()
+
+    async def _stream(self) -> None:
+        since = self._start
+        while True:  # reconnect from the newest event read, as any stream reader must
+            with contextlib.suppress(Exception):
+                async for event in self._akku.stream_events(since):
+                    self._take(event)
+                    since = max(since, event.timestamp)
+            await asyncio.sleep(0.2)
+
+    async def _polling(self) -> None:
+        since = self._start
+        while True:
+            await asyncio.sleep(self._poll)
+            polled = datetime.now(UTC)
+            with contextlib.suppress(Exception):
+                async for event in self._akku.iter_events(since - timedelta(seconds=30)):
+                    self._take(event)
+                since = polled
+
+    def lag(self) -> float | None:
+        return (datetime.now(UTC) - self.newest).total_seconds() if self.newest else None
+
+    async def __aenter__(self) -> PlainReader:
+        self._task = asyncio.create_task(self._stream() if self._mode == "stream" else self._polling())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -107,8 +177,13 @@ async def _flood(http: httpx.AsyncClient, stack: Stack, actor: str) -> float:
     return now.timestamp()
 
 
-async def latency(stack: Stack, http: httpx.AsyncClient, n: int, timeout: float) -> Sample:
-    sample = Sample(f"Akku event → alert run started ({stack.settings.riposte_detect})")
+async def latency(
+    stack: Stack, http: httpx.AsyncClient, n: int, timeout: float, plain: PlainReader
+) -> tuple[Sample, Sample]:
+    """Event written → alert run started, and → the same flood read by the plain reader."""
+    mode = stack.settings.riposte_detect
+    sample = Sample(f"Akku event → alert run started ({mode})")
+    baseline = Sample(f"Akku event → read by a plain client ({mode})")
     for k in range(n):
         actor = f"u_{10001 + k}"
         written = await _flood(http, stack, actor)
@@ -116,7 +191,12 @@ async def latency(stack: Stack, http: httpx.AsyncClient, n: int, timeout: float)
         firing = next(f for f in checkpoint.firings if f.key == actor)
         started = (await stack.client.get_workflow_handle(firing.workflow_id).describe()).start_time
         sample.add(started.timestamp() - written if started else float("nan"))
-    return sample
+        for _ in range(int(timeout * 10)):
+            if actor in plain.flood_read:
+                break
+            await asyncio.sleep(0.1)
+        baseline.add(plain.flood_read[actor] - written if actor in plain.flood_read else float("nan"))
+    return sample, baseline
 
 
 async def _write_traffic(http: httpx.AsyncClient, stack: Stack, rate: int, seconds: float) -> int:
@@ -145,9 +225,12 @@ async def _write_traffic(http: httpx.AsyncClient, stack: Stack, rate: int, secon
     return written
 
 
-async def keeping_up(stack: Stack, http: httpx.AsyncClient, rate: int, seconds: float) -> dict[str, Any]:
+async def keeping_up(
+    stack: Stack, http: httpx.AsyncClient, rate: int, seconds: float, plain: PlainReader
+) -> dict[str, Any]:
     root = simulator_root(stack.akku_url)
     lags: list[float] = []
+    plain_lags: list[float] = []
     rates: list[float] = []
     stop = asyncio.Event()
 
@@ -157,6 +240,8 @@ async def keeping_up(stack: Stack, http: httpx.AsyncClient, rate: int, seconds: 
             if status is not None and status.checkpoint is not None and status.checkpoint.lag_seconds is not None:
                 lags.append(status.checkpoint.lag_seconds)
                 rates.append(status.checkpoint.events_per_second)
+            if (lag := plain.lag()) is not None:
+                plain_lags.append(lag)
             await asyncio.sleep(1.0)
 
     sampler = asyncio.create_task(sample())
@@ -173,6 +258,7 @@ async def keeping_up(stack: Stack, http: httpx.AsyncClient, rate: int, seconds: 
     stop.set()
     await sampler
     steady = lags[len(lags) // 4 :] or lags
+    plain_steady = plain_lags[len(plain_lags) // 4 :] or plain_lags
     return {
         "rate_asked": rate,
         "seconds": seconds,
@@ -181,7 +267,28 @@ async def keeping_up(stack: Stack, http: httpx.AsyncClient, rate: int, seconds: 
         "lag_p50_s": sorted(steady)[len(steady) // 2] if steady else None,
         "lag_max_s": max(steady) if steady else None,
         "detector_events_per_s_max": max(rates) if rates else None,
+        "plain_lag_p50_s": sorted(plain_steady)[len(plain_steady) // 2] if plain_steady else None,
+        "plain_lag_max_s": max(plain_steady) if plain_steady else None,
     }
+
+
+async def idle_worker_rss(client: Client, seconds: float = 10.0) -> float:
+    """The baseline for the detector's RSS: the same worker process with RIPOSTE_DETECT=off."""
+    from bench.riposte_figures import _process_env
+
+    queue = f"bench-idle-{uuid.uuid4().hex[:6]}"
+    env = _process_env(stack_settings(client, queue, riposte_detect="off"), RIPOSTE_DETECT="off")
+    worker = subprocess.Popen(  # noqa: S603, ASYNC220 - fixed argv; Popen returns at once
+        [RIPOSTE, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        await asyncio.sleep(seconds)
+        if worker.poll() is not None:
+            raise RuntimeError(f"the idle worker exited ({worker.returncode}) before it could be measured")
+        return peak_rss_mb(worker.pid)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
 
 
 async def detector_figures(
@@ -189,15 +296,34 @@ async def detector_figures(
 ) -> dict[str, Any]:
     """The detector's figures as a dict (latencies in seconds, RSS in MB); `quick` takes fewer samples."""
     figures: dict[str, Any] = {}
-    async with detecting(client, "stream", poll_seconds) as (stack, worker), httpx.AsyncClient(timeout=60) as http:
-        sample = await latency(stack, http, 3 if quick else 10, timeout=60)
+    async with (
+        detecting(client, "stream", poll_seconds) as (stack, worker),
+        httpx.AsyncClient(timeout=60) as http,
+        AkkuClient.from_settings(stack.settings) as akku,
+        PlainReader(akku, "stream", poll_seconds) as plain,
+    ):
+        sample, baseline = await latency(stack, http, 3 if quick else 10, timeout=60, plain=plain)
         figures["stream_latency_p50_s"], figures["stream_latency_max_s"] = sample.p50, max(sample.seconds)
-        figures["keeping_up"] = await keeping_up(stack, http, rate, 15 if quick else 60)
+        figures["plain_stream_latency_p50_s"], figures["plain_stream_latency_max_s"] = (
+            baseline.p50,
+            max(baseline.seconds),
+        )
+        figures["keeping_up"] = await keeping_up(stack, http, rate, 15 if quick else 60, plain)
         figures["worker_peak_rss_mb"] = peak_rss_mb(worker.pid)
+    figures["idle_worker_peak_rss_mb"] = await idle_worker_rss(client)
     if poll:
-        async with detecting(client, "poll", poll_seconds) as (stack, _), httpx.AsyncClient(timeout=60) as http:
-            sample = await latency(stack, http, 2 if quick else 5, timeout=poll_seconds * 2 + 30)
+        async with (
+            detecting(client, "poll", poll_seconds) as (stack, _),
+            httpx.AsyncClient(timeout=60) as http,
+            AkkuClient.from_settings(stack.settings) as akku,
+            PlainReader(akku, "poll", poll_seconds) as plain,
+        ):
+            sample, baseline = await latency(stack, http, 2 if quick else 5, timeout=poll_seconds * 2 + 30, plain=plain)
             figures["poll_latency_p50_s"], figures["poll_latency_max_s"] = sample.p50, max(sample.seconds)
+            figures["plain_poll_latency_p50_s"], figures["plain_poll_latency_max_s"] = (
+                baseline.p50,
+                max(baseline.seconds),
+            )
             figures["poll_seconds"] = poll_seconds
     figures["targets"] = {
         "stream_latency_p50_s": 5.0,
