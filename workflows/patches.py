@@ -130,14 +130,14 @@ REGISTER: tuple[Patch, ...] = (
         "an automatic decision in one workflow task: the permit and the Akku writes as local activities "
         "(each falls back to an activity past its budget), the score and the decision in one upsert, no "
         "upsert at close; implies lean-decisions-v1",
-        "pending",
+        "3e523b9",
         _older(_INVESTIGATION, LEAN_ACTING),
     ),
     Patch(
         ALERT_STAGE_AT_START,
         "AlertWorkflow",
         "no search-attribute upsert when the alert has dispatched (its run's status says so)",
-        "pending",
+        "3e523b9",
         _older("AlertWorkflow", ALERT_STAGE_AT_START),
     ),
 )
