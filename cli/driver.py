@@ -128,6 +128,9 @@ async def click(
     )
 
 
+DIGEST_RECLICK_SECONDS = 1.0
+
+
 async def click_digests(http: httpx.AsyncClient, stack: Stack, choice: str, clicked: set[str]) -> None:
     """Click Approve all / Deny all on each approval digest in the Slack simulator, once each: a request
     that joined a digest (workflows/digest.py) has no message of its own to click."""
@@ -173,10 +176,12 @@ async def settle(
     digest are decided with its Approve all / Deny all.
     """
     client = stack.client
+    loop = asyncio.get_running_loop()
     outcome = await alert_outcome(client, fired.alert_workflow_id, timeout=timeout)
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = loop.time() + timeout
     statuses: dict[str, InvestigationStatus] = {}
     clicked: set[str] = set()
+    digests_clicked_at = -DIGEST_RECLICK_SECONDS
     settled: set[str] = set()  # asked no more: each query lands on a worker that may be saturated
     async with _http(http) as web:
         while True:
@@ -208,7 +213,11 @@ async def settle(
                         web, stack, workflow_id, request.request_id, option.id, stack.settings.slack_approver_ids[0]
                     )
                     if answer.status_code == 404:  # still being posted, or a digest stands for it
-                        await click_digests(web, stack, "approve" if approve else "deny", clicked)
+                        # a digest's Approve all decides the requests in it when clicked; one that
+                        # joins later waits for the next click, so the digests are clicked again
+                        if loop.time() - digests_clicked_at >= DIGEST_RECLICK_SECONDS:
+                            await click_digests(web, stack, "approve" if approve else "deny", set())
+                            digests_clicked_at = loop.time()
                         continue
                     if answer.status_code != 200:
                         raise DriveError(f"Slack simulator click: {answer.status_code} {answer.text[:300]}")
@@ -219,7 +228,7 @@ async def settle(
                     settled.add(workflow_id)
             if not pending_work:
                 return statuses
-            if asyncio.get_running_loop().time() > deadline:
+            if loop.time() > deadline:
                 stages = {w: s.stage for w, s in statuses.items()}
                 raise DriveError(f"investigations did not settle in {timeout:.0f}s: {stages}")
             await asyncio.sleep(0.1)

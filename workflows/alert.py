@@ -140,7 +140,8 @@ class AlertWorkflow:
             f", {len(unknown)} unknown identities" if unknown else ""
         )
         workflow.set_current_details(summary)
-        workflow.upsert_search_attributes([sa.STAGE.value_set("dispatched")])
+        if not workflow.patched(patches.ALERT_STAGE_AT_START):  # the run's status says it dispatched
+            workflow.upsert_search_attributes([sa.STAGE.value_set("dispatched")])
         return AlertRunOutcome(
             alert_workflow_id=workflow.info().workflow_id,
             detection=alert.detection,

@@ -11,8 +11,10 @@ person is an approval round of its own (workflows/approval.py).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -67,6 +69,7 @@ class InvestigationWorkflow:
         self._inbox: list[Finding] = []
         self._assessment: Assessment | None = carried.assessment
         self._round: ApprovalRound | None = None  # a person is being asked
+        self._lean = False  # lean-acting-v1, learnt when the run starts
 
     # --- messages ------------------------------------------------------------------------
 
@@ -114,6 +117,7 @@ class InvestigationWorkflow:
 
     @workflow.run
     async def run(self, inp: InvestigationInput) -> InvestigationOutcome:
+        self._lean = workflow.patched(patches.LEAN_ACTING)
         if self._opened_at is None:
             self._opened_at = workflow.now()
         while True:
@@ -134,7 +138,11 @@ class InvestigationWorkflow:
                 workflow.continue_as_new(
                     InvestigationInput(actor_id=self._actor, options=self._options, carried=self._carry())
                 )
-        self._ledger.set_stage(Stage.CLOSED, f"Closed after a quiet period: {say.summary(self._ledger.decisions)}")
+        self._ledger.set_stage(
+            Stage.CLOSED,
+            f"Closed after a quiet period: {say.summary(self._ledger.decisions)}",
+            passing=self._lean,  # the run's status says it closed; its stage keeps the last decision's
+        )
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._outcome()
 
@@ -149,13 +157,15 @@ class InvestigationWorkflow:
             retry_policy=SCORING,
         )
         self._assessment = assessment
-        workflow.upsert_search_attributes(
-            [
-                sa.SCORE.value_set(assessment.score),
-                sa.DETECTION.value_set([d.value for d in assessment.detections]),
-                sa.PLAYBOOK.value_set(assessment.playbook),
-            ]
-        )
+        scored: list[SearchAttributeUpdate[Any]] = [
+            sa.SCORE.value_set(assessment.score),
+            sa.DETECTION.value_set([d.value for d in assessment.detections]),
+            sa.PLAYBOOK.value_set(assessment.playbook),
+        ]
+        if self._lean:  # with the decision's stage, in one upsert
+            self._ledger.defer(scored)
+        else:
+            workflow.upsert_search_attributes(scored)
         return assessment
 
     async def _respond(self, assessment: Assessment) -> None:
@@ -171,7 +181,7 @@ class InvestigationWorkflow:
             await self._ask(assessment, note="")
         elif assessment.response is Response.NOTIFY:
             details = f"Score {assessment.score:.0f}: team notified, no action"
-            if workflow.patched(patches.LEAN_DECISIONS):  # the decision and the stage in one upsert
+            if patches.since(patches.LEAN_DECISIONS):  # the decision and the stage in one upsert
                 self._ledger.record(assessment, DecisionLabel.NOTIFIED, Response.NOTIFY, "policy")
                 self._ledger.set_stage(Stage.NOTIFIED, details)
                 await self._notify(f"FYI: {say.describe(self._actor, assessment)}", assessment, [])
@@ -179,7 +189,7 @@ class InvestigationWorkflow:
             self._ledger.set_stage(Stage.NOTIFIED, details)
             await self._notify(f"FYI: {say.describe(self._actor, assessment)}", assessment, [])
             self._ledger.record(assessment, DecisionLabel.NOTIFIED, Response.NOTIFY, "policy")
-        elif workflow.patched(patches.LEAN_DECISIONS):
+        elif patches.since(patches.LEAN_DECISIONS):
             self._ledger.record(assessment, DecisionLabel.OBSERVED, Response.OBSERVE, "policy")
             self._ledger.set_stage(Stage.OBSERVED, f"Score {assessment.score:.0f}: recorded, no action")
         else:
@@ -190,12 +200,14 @@ class InvestigationWorkflow:
 
     async def _act_automatically(self, assessment: Assessment) -> None:
         if not self._case.dry_run(assessment, self._options):
-            answer = await permit(f"{key_base()}:{len(self._ledger.decisions)}", assessment)
+            answer = await permit(f"{key_base()}:{len(self._ledger.decisions)}", assessment, local=self._lean)
             if not answer.granted:
                 await self._ask(assessment, note=say.refusal_note(answer), automatic_refused=True)
                 return
         self._ledger.set_stage(
-            Stage.ACTING, f"Score {assessment.score:.0f}: applying {say.action_names(assessment.actions)}"
+            Stage.ACTING,
+            f"Score {assessment.score:.0f}: applying {say.action_names(assessment.actions)}",
+            passing=self._lean,  # acted on in this same workflow task: the stage after it is upserted
         )
         results = await self._apply_actions(assessment.actions, assessment)
         label = DecisionLabel.DRY_RUN if self._case.dry_run(assessment, self._options) else DecisionLabel.ACTED
@@ -205,7 +217,9 @@ class InvestigationWorkflow:
 
     async def _apply_actions(self, actions: list[ActionKind], assessment: Assessment) -> list[ActionResult]:
         dry_run = self._case.dry_run(assessment, self._options)
-        return await self._writes.apply(actions, assessment, decision=len(self._ledger.decisions), dry_run=dry_run)
+        return await self._writes.apply(
+            actions, assessment, decision=len(self._ledger.decisions), dry_run=dry_run, local=self._lean
+        )
 
     # --- asking a person -----------------------------------------------------------------
 
@@ -246,6 +260,8 @@ class InvestigationWorkflow:
                 continue
             if wake is Wake.FINDING:  # a new alert about the same person: re-score, same request, never ask twice
                 updated = await self._evaluate()
+                if self._lean:
+                    self._ledger.publish()  # no stage follows: the new score goes out now
                 await approval.rescored(
                     updated, f"Updated: score now {updated.score:.0f} ({say.detection_names(updated)})"
                 )

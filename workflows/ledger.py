@@ -3,8 +3,10 @@
 Every decision is a `DecisionRecord` (score, who decided, the actions and Akku's answers); the
 stage is the run's place in its story. Both go into search attributes (RiposteDecision,
 RiposteStage) so runs can be found in the Temporal UI; since lean-decisions-v1 a decision's
-attribute goes out in one upsert with the stage that always follows it. Used only from
-workflow code.
+attribute goes out in one upsert with the stage that always follows it, and since
+lean-acting-v1 so do the score and detections of an evaluation, and a stage passed on the way
+(acting) or at the end (closed: the run's status says so) is not upserted at all. Used only
+from workflow code.
 """
 
 from __future__ import annotations
@@ -53,13 +55,29 @@ class Ledger:
             via_digest=via_digest,
         )
         self.decisions.append(record)
-        if workflow.patched(patches.LEAN_DECISIONS):
+        if patches.since(patches.LEAN_DECISIONS):
             self._search_pending.append(sa.DECISION.value_set(label))  # every record is followed by a stage
         else:
             workflow.upsert_search_attributes([sa.DECISION.value_set(label)])
         return record
 
-    def set_stage(self, stage: Stage, details: str) -> None:
+    def defer(self, updates: list[SearchAttributeUpdate[Any]]) -> None:
+        """Search attributes to send with the next stage (or `publish`)."""
+        self._search_pending.extend(updates)
+
+    def publish(self) -> None:
+        """Send what is pending now (an evaluation that no stage follows: a new finding while waiting)."""
+        updates, self._search_pending = self._search_pending, []
+        if updates:
+            workflow.upsert_search_attributes(updates)
+
+    def set_stage(self, stage: Stage, details: str, *, passing: bool = False) -> None:
+        """`passing`: a stage on the way to another within the same workflow task (acting) or the
+        close: shown in the status query and the details, not upserted."""
+        if passing:
+            self.stage = stage
+            workflow.set_current_details(details)
+            return
         updates, self._search_pending = self._search_pending, []
         if stage != self.stage:
             self.stage = stage

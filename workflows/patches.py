@@ -46,6 +46,9 @@ GOVERNOR_OWN_TASK_QUEUE = "governor-own-task-queue-v1"
 FALLBACK_TAKES_A_PERMIT = "fallback-takes-a-permit-v1"
 DECIDE_CONFIRMS_DECIDER = "decide-confirms-decider-v1"
 APPROVAL_DIGEST = "approval-digest-v1"
+# lean-acting-v1 includes lean-decisions-v1 (and so the three before it): a new run records one marker
+LEAN_ACTING = "lean-acting-v1"
+ALERT_STAGE_AT_START = "alert-stage-at-start-v1"
 
 _INVESTIGATION = "InvestigationWorkflow"
 REGISTER: tuple[Patch, ...] = (
@@ -54,7 +57,7 @@ REGISTER: tuple[Patch, ...] = (
         _INVESTIGATION,
         "ask Slack who may decide (an activity) before posting the buttons",
         "44dc264",
-        _older(_INVESTIGATION, APPROVERS_BEFORE_POST, LEAN_DECISIONS),
+        _older(_INVESTIGATION, APPROVERS_BEFORE_POST, LEAN_DECISIONS, LEAN_ACTING),
         implied_by=LEAN_DECISIONS,
     ),
     Patch(
@@ -62,7 +65,7 @@ REGISTER: tuple[Patch, ...] = (
         _INVESTIGATION,
         "a request that never reached Slack is posted again at each reminder until delivered",
         "8c3a20f",
-        _older(_INVESTIGATION, REPOST_UNTIL_DELIVERED, LEAN_DECISIONS),
+        _older(_INVESTIGATION, REPOST_UNTIL_DELIVERED, LEAN_DECISIONS, LEAN_ACTING),
         implied_by=LEAN_DECISIONS,
     ),
     Patch(
@@ -70,7 +73,7 @@ REGISTER: tuple[Patch, ...] = (
         _INVESTIGATION,
         "a decision's Akku writes are scheduled together instead of one after another",
         "be2144f",
-        _older(_INVESTIGATION, ACTIONS_IN_PARALLEL, LEAN_DECISIONS),
+        _older(_INVESTIGATION, ACTIONS_IN_PARALLEL, LEAN_DECISIONS, LEAN_ACTING),
         implied_by=LEAN_DECISIONS,
     ),
     Patch(
@@ -79,7 +82,8 @@ REGISTER: tuple[Patch, ...] = (
         "the notice after an action as a local activity; a decision's search attributes upserted with its "
         "stage; implies the three patches above",
         "573869c",
-        _older(_INVESTIGATION, LEAN_DECISIONS),
+        _older(_INVESTIGATION, LEAN_DECISIONS, LEAN_ACTING),
+        implied_by=LEAN_ACTING,
     ),
     Patch(
         LOCAL_DISPATCH,
@@ -120,11 +124,28 @@ REGISTER: tuple[Patch, ...] = (
         "a07f716",
         _older(_INVESTIGATION, APPROVAL_DIGEST),
     ),
+    Patch(
+        LEAN_ACTING,
+        _INVESTIGATION,
+        "an automatic decision in one workflow task: the permit and the Akku writes as local activities "
+        "(each falls back to an activity past its budget), the score and the decision in one upsert, no "
+        "upsert at close; implies lean-decisions-v1",
+        "3e523b9",
+        _older(_INVESTIGATION, LEAN_ACTING),
+    ),
+    Patch(
+        ALERT_STAGE_AT_START,
+        "AlertWorkflow",
+        "no search-attribute upsert when the alert has dispatched (its run's status says so)",
+        "3e523b9",
+        _older("AlertWorkflow", ALERT_STAGE_AT_START),
+    ),
 )
 
 
 def since(patch_id: str) -> bool:
-    """An investigation patch's new branch: taken by runs that have lean-decisions-v1 (which
-    implies the earlier investigation patches) or the patch itself. Called in the same place
-    and order as the patch always was, so the markers a run records do not change."""
-    return workflow.patched(LEAN_DECISIONS) or workflow.patched(patch_id)
+    """An investigation patch's new branch: taken by runs that have lean-acting-v1 (which implies
+    lean-decisions-v1), lean-decisions-v1 (which implies the three before it) or the patch itself.
+    Called in the same place and order as the patch always was, so the markers a run records do
+    not change; a run started since lean-acting-v1 records that one marker (first, when it starts)."""
+    return workflow.patched(LEAN_ACTING) or workflow.patched(LEAN_DECISIONS) or workflow.patched(patch_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -13,6 +14,8 @@ from temporalio.client import Client
 
 from cli import driver
 from cli.rig import running_stack
+from cli.stack import Stack
+from clients.akku.client import AkkuClient
 from riposte.models.digest import INDIVIDUAL_LIMIT
 from tests.digest.support import (
     approval_messages,
@@ -38,6 +41,12 @@ async def reply(http: httpx.AsyncClient, slack_url: str | None, reply_id: str) -
             return said[0]
         await asyncio.sleep(0.1)
     raise AssertionError(f"no reply {reply_id}")
+
+
+async def source_ips_of(stack: Stack, actor: str) -> set[str]:
+    async with AkkuClient.from_settings(stack.settings) as akku:
+        since = datetime.now(UTC) - timedelta(days=1)
+        return {e.source_ip async for e in akku.iter_events(since, actor_ids=[actor]) if e.source_ip}
 
 
 async def wave(client: Client, task_queue: str, count: int) -> None:
@@ -90,8 +99,10 @@ async def wave(client: Client, task_queue: str, count: int) -> None:
         applied = Counter((w["actor_id"], w["action"]) for w in done if w["status"] == "applied")
         assert set(applied.values()) == {1}, "a person was acted on twice"
         written = {actor for actor, _ in applied}
+        if subject in written:  # say how: which decision wrote to the person who clicked Approve all
+            mine = await driver.investigation_status(client, f"investigation-{subject}")
+            raise AssertionError(f"the subject was written to: {mine.decisions if mine else None}")
         assert len(written) == LIMIT + asked - 1
-        assert subject not in written
         assert approved[f"investigation-{subject}"] == "waiting_for_approval"
 
         mine = await driver.investigation_status(client, f"investigation-{subject}")

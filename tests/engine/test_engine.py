@@ -59,12 +59,11 @@ def _count(history: WorkflowHistory, kind: EventType.ValueType) -> int:
     return sum(1 for e in history.events if e.event_type == kind)
 
 
-async def test_an_acted_alert_is_one_workflow_task_then_three_in_its_investigation(stack: Stack) -> None:
+async def test_an_acted_alert_is_one_workflow_task_and_so_is_its_decision(stack: Stack) -> None:
     """What one alert costs Temporal: the alert run reads Akku and dispatches its one batch in
-    local activities; the investigation decides (a local activity), takes its permit (an activity:
-    it may wait on the governor, and a worker must be able to stop meanwhile), applies both writes
-    together, then records the decision (one upsert with its stage) and posts its notice as a
-    local activity."""
+    local activities and upserts nothing; the investigation decides, takes its permit, applies
+    both writes and posts its notice in local activities, all in its first workflow task, and
+    sends the score and the decision in one upsert (lean-acting-v1)."""
     fired = await driver.fire_scenario(stack, "mfa_fatigue")
     (investigation,) = await driver.settle(stack, fired)
     await wait_for(lambda: _has_notice(stack, fired.facts["actor_ids"][0]))
@@ -73,26 +72,32 @@ async def test_an_acted_alert_is_one_workflow_task_then_three_in_its_investigati
     assert _count(alert, EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) == 1
     assert _count(alert, EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) == 0
     # its source IPs read, then its one batch enriched and dispatched
-    assert _markers(alert) == ["local-dispatch-v1", "core_local_activity", "core_local_activity"]
+    assert _markers(alert) == [
+        "local-dispatch-v1",
+        "core_local_activity",
+        "core_local_activity",
+        "alert-stage-at-start-v1",
+    ]
+    assert _upserts(alert) == [{"TemporalChangeVersion"}] * 2  # the patches' own, which are not billed
 
     history = await stack.client.get_workflow_handle(investigation).fetch_history()
-    scheduled = [
-        e.activity_task_scheduled_event_attributes.activity_type.name
-        for e in history.events
-        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-    ]
-    assert scheduled == ["Ask the action governor for a permit", *["Apply response action in Akku"] * 2]
-    # the evaluation, one patch marker (it implies the earlier patches) and the notice
-    assert _markers(history) == ["core_local_activity", "lean-decisions-v1", "core_local_activity"]
-    # the two writes complete together or one after the other: three or four workflow tasks
-    assert _count(history, EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) in (3, 4)
-    upserts = [
+    assert _count(history, EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) == 0
+    # one patch marker (it implies the earlier ones), then the evaluation, the permit, both writes, the notice
+    assert _markers(history) == ["lean-acting-v1", *["core_local_activity"] * 5]
+    # started, then the one task that decided and acted (a new task only if it ran past its timeout)
+    assert _count(history, EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) == 1
+    billed = [u for u in _upserts(history) if u != {"TemporalChangeVersion"}]
+    assert billed == [{"RiposteScore", "RiposteDetection", "RipostePlaybook", "RiposteDecision", "RiposteStage"}]
+    applied = [w for w in await writes(stack) if w["reference"] == investigation]
+    assert sorted(w["action"] for w in applied) == ["mfa_reset", "password_reset"]
+
+
+def _upserts(history: WorkflowHistory) -> list[set[str]]:
+    return [
         set(e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields)
         for e in history.events
         if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
     ]
-    assert {"RiposteDecision", "RiposteStage"} in upserts  # the decision and its stage together
-    assert all(u != {"RiposteDecision"} for u in upserts)
 
 
 async def _has_notice(stack: Stack, actor: str) -> bool:

@@ -1,6 +1,6 @@
-"""A stopping worker never waits long on Akku, Slack or the governor: a permit is an activity
-(cancelled after the grace period), and each local step has a budget past which the run falls
-back to activities. The next worker carries the decision through, acting exactly once, and the
+"""A stopping worker never waits long on Akku, Slack or the governor: each local step (reads,
+dispatch, the permit, the writes, the notice) has a budget past which the run falls back to
+activities, which are cancelled after the grace period. The next worker carries the decision through, acting exactly once, and the
 fallback replays."""
 
 from __future__ import annotations
@@ -154,3 +154,25 @@ async def test_a_worker_stops_promptly_while_slack_hangs_under_a_notice(client: 
                 assert loop.time() < deadline, "the notice never went out"
                 await asyncio.sleep(0.2)
         await _replays_with_fallback(stack.client, f"investigation-{actor}", "Notify the team in Slack")
+
+
+async def test_writes_past_their_local_budget_fall_back_to_activities_and_apply_once(
+    client: Client, task_queue: str
+) -> None:
+    """lean-acting-v1: an automatic decision's writes are local activities within LOCAL_BUDGET;
+    while Akku hangs on writes they run out of it, and the run goes on with ordinary activities
+    under the same idempotency keys: each write lands once, and the run replays."""
+    async with running_stack(client, task_queue) as stack, httpx.AsyncClient() as http:
+        sim = driver.simulator_root(stack.akku_url)
+        hang = {"rate": 1.0, "kinds": ["timeout"], "paths": "/v1/users/u_"}  # the writes; reads are batched
+        answer = await http.post(f"{sim}/_sim/faults", json=hang)
+        assert answer.status_code == 200, answer.text
+        fired = await driver.fire_scenario(stack, "mfa_fatigue", http=http)
+        (actor,) = fired.facts["actor_ids"]
+        await asyncio.sleep(LOCAL_BUDGET.total_seconds() + 2)  # the local writes have spent their budget
+        assert await _applied(http, stack.akku_url or "", actor) == []
+        await http.delete(f"{sim}/_sim/faults")
+        await _wait_applied(http, stack.akku_url or "", actor, 90, "the fallback activities did not act")
+        await asyncio.sleep(1)  # nothing more arrives: each action exactly once
+        assert await _applied(http, stack.akku_url or "", actor) == ["mfa_reset", "password_reset"]
+        await _replays_with_fallback(stack.client, f"investigation-{actor}", "Apply response action in Akku")
