@@ -35,6 +35,7 @@ from bench import accounting, actions, baseline, floor, interleaved
 from bench import riposte_figures as rf
 from bench.cpu import describe
 from bench.detector import detector_figures
+from bench.digest import digest_figures
 from bench.sims import simulators
 from bench.stats import Row, Spread, ms
 from cli.devserver import find_binary
@@ -60,6 +61,7 @@ def sizes(quick: bool) -> dict[str, int]:
             "clicks": 4,
             "storms": 1,
             "memory": 500,
+            "wave": 200,
         }
     return {
         "seq": 40,
@@ -72,6 +74,7 @@ def sizes(quick: bool) -> dict[str, int]:
         "clicks": 20,
         "storms": 2,
         "memory": 10000,
+        "wave": 500,
     }
 
 
@@ -167,15 +170,19 @@ async def run(quick: bool, console: Console) -> Results:
             quiet = Path(tempfile.mkdtemp(prefix="riposte-bench-acct-")) / "playbooks"
             shutil.copytree(playbooks, quiet)
             accounting.quick_close(quiet)
+            acct_first = staff + size["rounds"] * interleaved.per_round(
+                size["sat"]
+            )  # above every earlier figure's people
             accounted = await accounting.account(
                 client,
                 _settings(client, quiet, sources, f"bench-acct-{uuid.uuid4().hex[:8]}"),
                 queue,
                 storm=500,
-                first=staff
-                + size["rounds"] * interleaved.per_round(size["sat"]),  # above every earlier figure's people
+                first=acct_first,
                 console=console,
             )
+            console.print(f"digest: a {size['wave']}-person wave past the action limit, one Approve all …")
+            wave = await digest_figures(client, people=size["wave"], first=acct_first + 2000)
             console.print("detector: Akku's stream and polling, beside a plain reader of the same events …")
             detected = await detector_figures(client, quick=quick)
     finally:
@@ -282,7 +289,24 @@ async def run(quick: bool, console: Console) -> Results:
         )
     )
     rows += detector_rows(detected)
+    rows.append(digest_row(wave))
     return Results(rows, accounted, summary)
+
+
+def digest_row(w: dict[str, Any]) -> Row:
+    """One wave past the limit in Slack (bench/digest.py), beside the same wave's automatic actions."""
+    per_click = w["click_to_last_write_s"] / w["asked"]
+    per_auto = w["automatic_s"] / 25
+    ok = w["top_level_messages"] <= 3 and w["each_once"]
+    return Row(
+        f"a {w['people']}-person wave past the action limit (25 automatic, {w['asked']} for a person)",
+        f"{w['top_level_messages']} top-level Slack messages ({w['digests']} digest); one Approve all → last of "
+        f"{w['asked'] * 2} writes in {w['click_to_last_write_s']:.1f} s ({per_click * 1000:.0f} ms per person)",
+        f"the wave's 25 automatic actions: {w['automatic_s']:.1f} s from the alert ({per_auto * 1000:.0f} ms per person)",
+        "",
+        "≤ 3 messages; each write once",
+        "PASS" if ok else "MISS",
+    )
 
 
 def _s(value: float | None) -> str:
