@@ -67,7 +67,7 @@ async def decide(
     except RPCError as exc:
         Console(stderr=True).print(f"[red]{workflow_id}: {exc.message}[/red]")
         return 1
-    pending = status.pending
+    pending = status.pending or status.offer  # a request being asked, or an FYI's open choice
     if pending is None:
         Console(stderr=True).print(f"[red]{workflow_id} is not waiting for a decision (stage: {status.stage})[/red]")
         return 1

@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.approval import ApprovalRound, Wake
     from workflows.case import Case
     from workflows.ledger import Ledger
+    from workflows.offer import CLOSED, DECIDED, SUPERSEDED, Offer, carried_offer, open_offer
 
 REQUEST_LIFETIME = timedelta(days=7)  # how long an open-ended request's buttons say they last
 
@@ -67,6 +68,7 @@ class InvestigationWorkflow:
         self._inbox: list[Finding] = []
         self._assessment: Assessment | None = carried.assessment
         self._round: ApprovalRound | None = None  # a person is being asked
+        self._offer: Offer | None = carried_offer(self._case, carried.offer, carried.offer_posted)
 
     # --- messages ------------------------------------------------------------------------
 
@@ -78,22 +80,32 @@ class InvestigationWorkflow:
 
     @workflow.update(name=DECIDE)
     async def decide(self, request: DecisionRequest) -> DecisionAck:
-        approval = self._round
+        approval = self._pending()
         if approval is not None and workflow.patched(patches.DECIDE_CONFIRMS_DECIDER):
             await approval.confirm(request)  # raises NotAllowed: still an approver, the operator's proof
-        if approval is None or self._round is not approval:  # lost a race with another click
-            raise ApplicationError("this request has already been decided", type="AlreadyDecided")
+        if approval is None or self._pending() is not approval:  # lost a race with another click, or closed
+            why = approval.why_closed if isinstance(approval, Offer) else ""
+            raise ApplicationError(why or "this request has already been decided", type="AlreadyDecided")
         return approval.vote(request)
 
     @decide.validator
     def _check_decision(self, request: DecisionRequest) -> None:
         """Refuse before anything is written to the history."""
-        if self._round is None:
+        pending = self._pending()
+        if pending is None:
+            offer = self._offer
+            if offer is not None and offer.request.request_id == request.request_id:
+                raise ValueError(offer.why_closed)
             raise ValueError("no decision is pending on this investigation")
         excluded = names_of(self._actor, self._case.user())
-        if self._round.request.assessment.role_target:  # nobody decides on a role they were given
-            excluded.add(self._round.request.assessment.role_target.lower())
-        self._round.check(request, excluded=excluded)
+        if pending.request.assessment.role_target:  # nobody decides on a role they were given
+            excluded.add(pending.request.assessment.role_target.lower())
+        pending.check(request, excluded=excluded)
+
+    def _pending(self) -> ApprovalRound | None:
+        """The round a decision is for: a request being asked, or an FYI's open offer."""
+        offer = self._offer if self._offer is not None and self._offer.open else None
+        return self._round or offer
 
     @workflow.query(name=STATUS)
     def status(self) -> InvestigationStatus:
@@ -107,6 +119,7 @@ class InvestigationWorkflow:
             playbook=a.playbook if a else None,
             pending=pending.request if pending else None,
             approvals=sorted(pending.votes) if pending else [],
+            offer=self._offer.request if self._offer is not None and self._offer.open else None,
             decisions=self._ledger.decisions,
         )
 
@@ -120,20 +133,28 @@ class InvestigationWorkflow:
             if not self._inbox:
                 try:
                     await workflow.wait_condition(
-                        lambda: bool(self._inbox), timeout=self._case.quiet_period(), timeout_summary="quiet period"
+                        lambda: bool(self._inbox) or self._offer_chosen(),
+                        timeout=self._case.quiet_period(),
+                        timeout_summary="quiet period",
                     )
                 except TimeoutError:
                     break
-            await self._respond(await self._evaluate())
+            if self._offer_chosen():
+                await self._end_offer(DECIDED, "")
+            if self._inbox:
+                await self._respond(await self._evaluate())
             info = workflow.info()
             if (
                 info.is_continue_as_new_suggested()
                 or info.get_current_history_length() > self._options.continue_as_new_after
             ):
                 await workflow.wait_condition(workflow.all_handlers_finished)
+                if self._offer_chosen():  # chosen meanwhile: applied first, never lost to the new run
+                    continue
                 workflow.continue_as_new(
                     InvestigationInput(actor_id=self._actor, options=self._options, carried=self._carry())
                 )
+        await self._end_offer(CLOSED, "Closed: nobody chose in time; nothing was changed")
         self._ledger.set_stage(Stage.CLOSED, f"Closed after a quiet period: {say.summary(self._ledger.decisions)}")
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._outcome()
@@ -159,6 +180,8 @@ class InvestigationWorkflow:
         return assessment
 
     async def _respond(self, assessment: Assessment) -> None:
+        if self._offer_chosen() or response_rank(assessment.response) > response_rank(Response.NOTIFY):
+            await self._end_offer(SUPERSEDED, f"Superseded: score now {assessment.score:.0f}")
         done = max((response_rank(d.response) for d in self._ledger.decisions), default=-1)
         if response_rank(assessment.response) <= done:
             self._ledger.set_stage(
@@ -174,6 +197,10 @@ class InvestigationWorkflow:
             if workflow.patched(patches.LEAN_DECISIONS):  # the decision and the stage in one upsert
                 self._ledger.record(assessment, DecisionLabel.NOTIFIED, Response.NOTIFY, "policy")
                 self._ledger.set_stage(Stage.NOTIFIED, details)
+                if assessment.offer and workflow.patched(patches.ACTIONABLE_NOTIFY):
+                    dry_run = self._case.dry_run(assessment, self._options)
+                    self._offer = await open_offer(self._case, assessment, self._run_url(), dry_run=dry_run)
+                    return
                 await self._notify(f"FYI: {say.describe(self._actor, assessment)}", assessment, [])
                 return
             self._ledger.set_stage(Stage.NOTIFIED, details)
@@ -321,6 +348,23 @@ class InvestigationWorkflow:
         self._ledger.set_stage(Stage(record.label), f"{headline}; {say.results_text(record.results)}")
         await approval.update_messages(headline, voters, record.results)
 
+    # --- an FYI a person may act on (workflows/offer.py) -----------------------------------
+
+    def _offer_chosen(self) -> bool:
+        return self._offer is not None and self._offer.chosen_in_time
+
+    async def _end_offer(self, why: str, headline: str) -> None:
+        """An open offer ends: a choice made in time is applied like an approval (a person decided:
+        no permit); otherwise its buttons go and the message says why."""
+        offer = self._offer
+        if offer is None or not offer.open:
+            return
+        if offer.decided:
+            offer.finish(DECIDED)
+            await self._conclude(offer)
+        else:
+            await offer.withdraw(why, headline)
+
     async def _notify(self, headline: str, assessment: Assessment, results: list[ActionResult]) -> None:
         await notify(
             Notification(
@@ -344,6 +388,8 @@ class InvestigationWorkflow:
             opened_at=self._opened_at,
             assessment=self._assessment,
             stage=self._ledger.stage,
+            offer=self._offer.request if self._offer is not None and self._offer.open else None,
+            offer_posted=self._offer.posted if self._offer is not None and self._offer.open else [],
         )
 
     def _outcome(self) -> InvestigationOutcome:

@@ -46,6 +46,8 @@ GOVERNOR_OWN_TASK_QUEUE = "governor-own-task-queue-v1"
 FALLBACK_TAKES_A_PERMIT = "fallback-takes-a-permit-v1"
 DECIDE_CONFIRMS_DECIDER = "decide-confirms-decider-v1"
 APPROVAL_DIGEST = "approval-digest-v1"
+ACTIONABLE_NOTIFY = "actionable-notify-v1"
+REMINDER_IN_THREAD = "reminder-in-thread-v1"
 
 _INVESTIGATION = "InvestigationWorkflow"
 REGISTER: tuple[Patch, ...] = (
@@ -119,6 +121,23 @@ REGISTER: tuple[Patch, ...] = (
         "and is neither reminded nor escalated per person: the digest message stands for it",
         "a07f716",
         _older(_INVESTIGATION, APPROVAL_DIGEST),
+    ),
+    Patch(
+        ACTIONABLE_NOTIFY,
+        _INVESTIGATION,
+        "a notify whose playbook has a stronger band posts its FYI with that band's choices (who may decide "
+        "resolved first, an activity) instead of a plain notice; a choice made before the quiet period ends is "
+        "applied like an approval; the message is updated when it is chosen, superseded or the run closes",
+        "pending",
+        _older(_INVESTIGATION, ACTIONABLE_NOTIFY),
+    ),
+    Patch(
+        REMINDER_IN_THREAD,
+        _INVESTIGATION,
+        "a reminder is a reply in the request's thread that mentions who may decide (an activity) instead of an "
+        "edit of the request",
+        "pending",
+        _older(_INVESTIGATION, REMINDER_IN_THREAD),
     ),
 )
 

@@ -1,5 +1,6 @@
 """The simulator's page: the channel's messages with working buttons, as Slack would render them;
-a message's thread replies (`thread_ts`) show under it, as Slack shows an opened thread.
+a message's thread replies (`thread_ts`) show under it, as Slack shows an opened thread. Mentions
+of people (`<@U…>`), user groups (`<!subteam^S…>`) and channels (`<#C…>`) show as Slack shows them.
 
 Text arrives as Slack mrkdwn, already escaped the way Slack wants (`&amp;`, `&lt;`, `&gt;`): the
 page keeps those entities and escapes any other `&`, `<`, `>`, so nothing in a message becomes HTML.
@@ -36,6 +37,8 @@ function md(t){
     let m = part.match(/^<(https?:[^|>]+)\\|([^>]*)>$/);
     if (m) return '<a href="' + esc(m[1]) + '" target="_blank">' + esc(m[2]) + '</a>';
     if ((m = part.match(/^<@(\\w+)>$/))) return '@' + m[1];
+    if ((m = part.match(/^<!subteam\\^(\\w+)(?:\\|([^>]*))?>$/))) return '<b>' + esc(m[2] || '@' + m[1]) + '</b>';
+    if ((m = part.match(/^<#(\\w+)(?:\\|([^>]*))?>$/))) return '#' + esc(m[2] || m[1]);
     if ((m = part.match(/^<!date\\^[^|>]*\\|([^>]*)>$/))) return esc(m[1]);
     return fmt(esc(part));
   }).join('');

@@ -1,0 +1,87 @@
+"""An FYI a person may act on: a notify band's message offers the band above it.
+
+A notify decision is recorded as always; since actionable-notify-v1 its FYI carries the choices
+of the playbook's next stronger band (its options, or its actions as one button) and "Dismiss as
+benign". The run does not wait for them: it goes on to its quiet period and closes as before.
+A choice made while it is open goes through the same `decide` update as an approval (the
+validator, who may decide resolved for it, the person under investigation excluded, the decider
+confirmed by the worker, `riposte approve` too) and is applied like an approval: a person
+decided, so no permit. A stronger finding supersedes the offer (its buttons then answer "no
+longer current"); at the close its message says nothing was chosen and its buttons go.
+
+Used only from workflow code.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from playbooks import schedule
+    from riposte.models.playbook import Approval
+    from riposte.models.runs import ApprovalPosted, ApprovalRequest, Assessment
+    from workflows.approval import ApprovalRound
+    from workflows.case import Case
+
+SUPERSEDED = "this offer is no longer current: a newer finding replaced it"
+CLOSED = "this investigation has closed; its offer can no longer be acted on"
+DECIDED = "this has already been decided"
+
+
+class Offer(ApprovalRound):
+    """An approval round nobody waits for: decided like one, posted as an FYI, open until withdrawn."""
+
+    def __init__(self, request: ApprovalRequest, policy: Approval, posted: list[ApprovalPosted] | None = None) -> None:
+        super().__init__(request, policy, schedule.opened(policy, request.expires_at))  # never scheduled
+        self.open = True
+        self.why_closed = ""
+        if posted:  # carried across continue-as-new: who may decide was resolved when it was posted
+            self.posted = posted
+            self.allowed |= {u for p in posted for u in p.allowed_approvers}
+
+    @property
+    def chosen_in_time(self) -> bool:
+        """A person chose while it was open: the run applies it next."""
+        return self.open and self.decided
+
+    async def ask(self) -> None:
+        """Its own message (never the approval digest), with who may decide resolved first."""
+        self.posted = [await self._post(self.policy.channel)]
+
+    def finish(self, why: str) -> None:
+        self.open, self.why_closed = False, why
+
+    async def withdraw(self, why: str, headline: str) -> None:
+        """Nothing was chosen: the buttons go, the message says why."""
+        self.finish(why)
+        await self.update_messages(headline)
+
+
+async def open_offer(case: Case, assessment: Assessment, run_ui_url: str | None, *, dry_run: bool) -> Offer:
+    """Post the FYI with its choices, open until the end of the run's quiet period (as it stands)."""
+    policy = case.policy(assessment)
+    request = ApprovalRequest(
+        request_id=f"fyi-{str(workflow.uuid4())[:8]}",
+        workflow_id=workflow.info().workflow_id,
+        run_ui_url=run_ui_url,
+        actor_id=case.actor_id,
+        user=case.user(),
+        assessment=assessment.model_copy(update={"options": assessment.offer}),
+        evidence=case.latest().evidence,
+        siem_url=case.latest().alert.siem_url,
+        channel=policy.channel,
+        approvers=policy.approvers,
+        approver_group=policy.approver_group,
+        required_approvers=policy.required_approvers,
+        expires_at=workflow.now() + case.quiet_period(),
+        dry_run=dry_run,
+        offer=True,
+    )
+    offer = Offer(request, policy)
+    await offer.ask()
+    return offer
+
+
+def carried_offer(case: Case, request: ApprovalRequest | None, posted: list[ApprovalPosted]) -> Offer | None:
+    """An open offer carried across continue-as-new."""
+    return Offer(request, case.policy(request.assessment), posted) if request is not None else None
