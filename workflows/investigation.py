@@ -49,7 +49,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.approval import ApprovalRound, Wake
     from workflows.case import Case
     from workflows.ledger import Ledger
-    from workflows.offer import CLOSED, DECIDED, SUPERSEDED, Offer, carried_offer, open_offer
+    from workflows.offer import CLOSED, DECIDED, SUPERSEDED, Offer, carried_offer, carry, open_offer
 
 REQUEST_LIFETIME = timedelta(days=7)  # how long an open-ended request's buttons say they last
 
@@ -68,7 +68,7 @@ class InvestigationWorkflow:
         self._inbox: list[Finding] = []
         self._assessment: Assessment | None = carried.assessment
         self._round: ApprovalRound | None = None  # a person is being asked
-        self._offer: Offer | None = carried_offer(self._case, carried.offer, carried.offer_posted)
+        self._offer: Offer | None = carried_offer(self._case, carried)
 
     # --- messages ------------------------------------------------------------------------
 
@@ -388,8 +388,7 @@ class InvestigationWorkflow:
             opened_at=self._opened_at,
             assessment=self._assessment,
             stage=self._ledger.stage,
-            offer=self._offer.request if self._offer is not None and self._offer.open else None,
-            offer_posted=self._offer.posted if self._offer is not None and self._offer.open else [],
+            **carry(self._offer),
         )
 
     def _outcome(self) -> InvestigationOutcome:

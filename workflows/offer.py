@@ -14,12 +14,14 @@ Used only from workflow code.
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from playbooks import schedule
     from riposte.models.playbook import Approval
-    from riposte.models.runs import ApprovalPosted, ApprovalRequest, Assessment
+    from riposte.models.runs import ApprovalPosted, ApprovalRequest, Assessment, InvestigationState
     from workflows.approval import ApprovalRound
     from workflows.case import Case
 
@@ -31,13 +33,18 @@ DECIDED = "this has already been decided"
 class Offer(ApprovalRound):
     """An approval round nobody waits for: decided like one, posted as an FYI, open until withdrawn."""
 
-    def __init__(self, request: ApprovalRequest, policy: Approval, posted: list[ApprovalPosted] | None = None) -> None:
+    def __init__(
+        self,
+        request: ApprovalRequest,
+        policy: Approval,
+        posted: list[ApprovalPosted] | None = None,
+        allowed: list[str] | None = None,
+    ) -> None:
         super().__init__(request, policy, schedule.opened(policy, request.expires_at))  # never scheduled
         self.open = True
         self.why_closed = ""
-        if posted:  # carried across continue-as-new: who may decide was resolved when it was posted
-            self.posted = posted
-            self.allowed |= {u for p in posted for u in p.allowed_approvers}
+        self.posted = posted or []  # carried across continue-as-new, with who may decide as resolved then
+        self.allowed |= set(allowed or [])
 
     @property
     def chosen_in_time(self) -> bool:
@@ -82,6 +89,15 @@ async def open_offer(case: Case, assessment: Assessment, run_ui_url: str | None,
     return offer
 
 
-def carried_offer(case: Case, request: ApprovalRequest | None, posted: list[ApprovalPosted]) -> Offer | None:
+def carried_offer(case: Case, state: InvestigationState) -> Offer | None:
     """An open offer carried across continue-as-new."""
-    return Offer(request, case.policy(request.assessment), posted) if request is not None else None
+    if state.offer is None:
+        return None
+    return Offer(state.offer, case.policy(state.offer.assessment), state.offer_posted, state.offer_allowed)
+
+
+def carry(offer: Offer | None) -> dict[str, Any]:
+    """What an open offer carries across continue-as-new (InvestigationState's offer fields)."""
+    if offer is None or not offer.open:
+        return {}
+    return {"offer": offer.request, "offer_posted": offer.posted, "offer_allowed": sorted(offer.allowed)}

@@ -272,6 +272,7 @@ class InvestigationState(Model):
     stage: Stage | None = None  # absent in runs continued by older code: they start over at "assessing"
     offer: ApprovalRequest | None = None  # an FYI's choice still open (actionable-notify-v1)
     offer_posted: list[ApprovalPosted] = Field(default_factory=list)
+    offer_allowed: list[str] = Field(default_factory=list)  # who may decide it, as resolved when it was posted
 
 
 class InvestigationStatus(Model):
