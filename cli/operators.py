@@ -170,6 +170,9 @@ async def show_run(settings: Settings, workflow_id: str, console: Console) -> in
         if status.pending:
             offered = ", ".join(f"{o.id} ({o.label})" for o in status.pending.assessment.options)
             console.print(f"waiting for a decision; options: {offered}")
+        elif status.offer:
+            offered = ", ".join(f"{o.id} ({o.label})" for o in status.offer.assessment.options)
+            console.print(f"FYI open to a choice until {status.offer.expires_at:%Y-%m-%d %H:%M:%S}; options: {offered}")
     table = Table("factor", "points", "why")
     for factor in factors:
         table.add_row(factor.name, f"{factor.points:.1f}", factor.detail)

@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from rich.console import Console
 from temporalio.client import Client
 
 from cli import driver
-from cli.operators import decide
+from cli.operators import decide, show_run
 from cli.rig import running_stack
 from cli.stack import Stack
 from riposte.models.runs import InvestigationStatus
@@ -93,6 +94,10 @@ async def test_acting_from_a_notify_message(client: Client, task_queue: str, tmp
 async def test_the_cli_chooses_on_a_notify_message_too(client: Client, task_queue: str, tmp_path: Path) -> None:
     async with running_stack(client, task_queue, riposte_playbooks_dir=notify_playbooks(tmp_path)) as stack:
         workflow_id, _ = await notified(stack)
+        shown = Console(record=True, width=200)
+        assert await show_run(stack.settings, workflow_id, shown) == 0
+        said = shown.export_text()
+        assert "FYI open to a choice until" in said and "dismiss (Dismiss as benign)" in said
         assert await decide(stack.settings, workflow_id, approve=False, option=None, operator="maria") == 0
         done = await until(stack, workflow_id, "dismissed")
         assert done.decisions[-1].decided_by == "maria" and done.decisions[-1].option_id == "dismiss"
