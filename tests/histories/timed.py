@@ -189,14 +189,13 @@ async def notify_offer_chosen(env: WorkflowEnvironment, queue: str, script: Scri
     _offering(script)
     handle = await _start(env, queue, "timed6")
     await handle.signal(ADD_FINDING, finding("u_timed6", DetectionType.DORMANT_ACCOUNT, "t6"))
-    for _ in range(400):
-        status: InvestigationStatus = await handle.query(STATUS, result_type=InvestigationStatus)
-        if status.offer is not None:
+    for _ in range(400):  # posted (not queried: a query during the scoring step splits its workflow task)
+        if script.posted:
             break
         await asyncio.sleep(0.05)
-    assert status.offer is not None
+    (offer,) = script.posted
     await handle.execute_update(
-        DECIDE, DecisionRequest(request_id=status.offer.request_id, option_id="approve", decided_by="U0ANALYST")
+        DECIDE, DecisionRequest(request_id=offer.request_id, option_id="approve", decided_by="U0ANALYST")
     )
     await handle.result()
     return handle
