@@ -6,6 +6,7 @@ stack (worker, gateway, simulators) runs for real.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -168,7 +169,12 @@ async def test_a_click_on_an_fyi_after_its_run_closed_is_answered_closed(
     async with running_stack(env.client, task_queue, riposte_playbooks_dir=notify_playbooks(tmp_path)) as stack:
         fired = await driver.fire_scenario(stack, "dormant_account")
         ((workflow_id, status),) = (await driver.settle(stack, fired)).items()
-        assert status.stage == "notified" and len(await messages(stack)) == 1
+        assert status.stage == "notified"
+        for _ in range(100):  # the FYI is posted just after the decision is recorded
+            if await messages(stack):
+                break
+            await asyncio.sleep(0.05)
+        assert len(await messages(stack)) == 1
         await env.sleep(timedelta(hours=3))
         await slack(stack, "POST", "/_sim/down")
         await env.sleep(timedelta(hours=1, minutes=1))  # the run closes; withdrawing its buttons fails
