@@ -42,6 +42,7 @@ def offer_option(actions: list[ActionKind]) -> ApprovalOption:
     """The button an FYI offers for the band above it: 'Lock and revoke sessions'."""
     names = [a.value.replace("_", " ") for a in actions]
     label = (", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]).capitalize()
+    label = label.replace("mfa", "MFA")
     return ApprovalOption(id="approve", label=label[:75], actions=actions, style="danger", confirm=True)
 
 
