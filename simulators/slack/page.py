@@ -52,6 +52,7 @@ async function click(channel, ts, action_id, confirmText){
 function render(m){
   const d = document.createElement('div'); d.className = 'msg';
   d.innerHTML = '<div class="meta">' + m.channel + ' · ' + new Date(parseFloat(m.ts)*1000).toLocaleTimeString() + (m.updates.length ? ' · edited' : '') + '</div>';
+  if (!m.blocks.length) d.insertAdjacentHTML('beforeend', '<div class="sec">' + md(m.text) + '</div>');  // text alone, as Slack shows it
   for (const b of m.blocks){
     if (b.type === 'header') d.insertAdjacentHTML('beforeend', '<div class="h">' + md(b.text.text) + '</div>');
     else if (b.type === 'section') d.insertAdjacentHTML('beforeend', '<div class="sec">' + md(b.text.text) + '</div>');
