@@ -49,7 +49,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.approval import ApprovalRound, Wake
     from workflows.case import Case
     from workflows.ledger import Ledger
-    from workflows.offer import CLOSED, DECIDED, SUPERSEDED, Offer, carried_offer, carry, open_offer
+    from workflows.offer import CLOSED, DECIDED, SUPERSEDED, Offer, carried_offer, carry, chosen, end_offer, open_offer
 
 REQUEST_LIFETIME = timedelta(days=7)  # how long an open-ended request's buttons say they last
 
@@ -133,14 +133,14 @@ class InvestigationWorkflow:
             if not self._inbox:
                 try:
                     await workflow.wait_condition(
-                        lambda: bool(self._inbox) or self._offer_chosen(),
+                        lambda: bool(self._inbox) or chosen(self._offer),
                         timeout=self._case.quiet_period(),
                         timeout_summary="quiet period",
                     )
                 except TimeoutError:
                     break
-            if self._offer_chosen():
-                await self._end_offer(DECIDED, "")
+            if chosen(self._offer):
+                await end_offer(self._offer, DECIDED, "", self._conclude)
             if self._inbox:
                 await self._respond(await self._evaluate())
             info = workflow.info()
@@ -149,12 +149,12 @@ class InvestigationWorkflow:
                 or info.get_current_history_length() > self._options.continue_as_new_after
             ):
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                if self._offer_chosen():  # chosen meanwhile: applied first, never lost to the new run
+                if chosen(self._offer):  # chosen meanwhile: applied first, never lost to the new run
                     continue
                 workflow.continue_as_new(
                     InvestigationInput(actor_id=self._actor, options=self._options, carried=self._carry())
                 )
-        await self._end_offer(CLOSED, "Closed: nobody chose in time; nothing was changed")
+        await end_offer(self._offer, CLOSED, "Closed: nobody chose in time; nothing was changed", self._conclude)
         self._ledger.set_stage(Stage.CLOSED, f"Closed after a quiet period: {say.summary(self._ledger.decisions)}")
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._outcome()
@@ -180,8 +180,8 @@ class InvestigationWorkflow:
         return assessment
 
     async def _respond(self, assessment: Assessment) -> None:
-        if self._offer_chosen() or response_rank(assessment.response) > response_rank(Response.NOTIFY):
-            await self._end_offer(SUPERSEDED, f"Superseded: score now {assessment.score:.0f}")
+        if chosen(self._offer) or response_rank(assessment.response) > response_rank(Response.NOTIFY):
+            await end_offer(self._offer, SUPERSEDED, f"Superseded: score now {assessment.score:.0f}", self._conclude)
         done = max((response_rank(d.response) for d in self._ledger.decisions), default=-1)
         if response_rank(assessment.response) <= done:
             self._ledger.set_stage(
@@ -347,23 +347,6 @@ class InvestigationWorkflow:
             headline = f"No decision in {policy.timeout}: dismissed without action{why}"
         self._ledger.set_stage(Stage(record.label), f"{headline}; {say.results_text(record.results)}")
         await approval.update_messages(headline, voters, record.results)
-
-    # --- an FYI a person may act on (workflows/offer.py) -----------------------------------
-
-    def _offer_chosen(self) -> bool:
-        return self._offer is not None and self._offer.chosen_in_time
-
-    async def _end_offer(self, why: str, headline: str) -> None:
-        """An open offer ends: a choice made in time is applied like an approval (a person decided:
-        no permit); otherwise its buttons go and the message says why."""
-        offer = self._offer
-        if offer is None or not offer.open:
-            return
-        if offer.decided:
-            offer.finish(DECIDED)
-            await self._conclude(offer)
-        else:
-            await offer.withdraw(why, headline)
 
     async def _notify(self, headline: str, assessment: Assessment, results: list[ActionResult]) -> None:
         await notify(

@@ -14,6 +14,7 @@ Used only from workflow code.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from temporalio import workflow
@@ -87,6 +88,25 @@ async def open_offer(case: Case, assessment: Assessment, run_ui_url: str | None,
     offer = Offer(request, policy)
     await offer.ask()
     return offer
+
+
+def chosen(offer: Offer | None) -> bool:
+    """A person chose on an open offer: the run applies it next."""
+    return offer is not None and offer.chosen_in_time
+
+
+async def end_offer(
+    offer: Offer | None, why: str, headline: str, conclude: Callable[[ApprovalRound], Awaitable[None]]
+) -> None:
+    """An open offer ends: a choice made in time is applied like an approval (`conclude`, the
+    investigation's: a person decided, so no permit); otherwise its buttons go and the message says why."""
+    if offer is None or not offer.open:
+        return
+    if offer.decided:
+        offer.finish(DECIDED)
+        await conclude(offer)
+    else:
+        await offer.withdraw(why, headline)
 
 
 def carried_offer(case: Case, state: InvestigationState) -> Offer | None:
