@@ -68,6 +68,7 @@ async def activities(settings: Settings, client: Client, task_queue: str) -> Asy
             slack_acts.approvers,
             slack_acts.post_approval,
             slack_acts.update_approval,
+            slack_acts.remind,
             slack_acts.notify,
             deciders.confirm,
             ScoringActivities(settings.riposte_protected_actors).evaluate,

@@ -26,9 +26,17 @@ from activities.slack_blocks import (
     headline,
     notification_blocks,
 )
+from activities.slack_reminders import reminder_blocks, reminder_text
 from riposte.models.digest import DigestMessage, DigestPosted
 from riposte.models.governor import Pause
-from riposte.models.runs import ApprovalPosted, ApprovalRequest, ApprovalUpdate, Approvers, Notification
+from riposte.models.runs import (
+    ApprovalPosted,
+    ApprovalRequest,
+    ApprovalUpdate,
+    Approvers,
+    Notification,
+    ThreadReminder,
+)
 from riposte.settings import Settings
 
 T = TypeVar("T")
@@ -111,6 +119,8 @@ class SlackActivities:
         allowed = await self.allowed(request)
         mentions = " ".join(f"<@{u}>" for u in allowed[:10])
         note = f"Who may decide: {mentions}" if mentions else "No approver configured: decide with `riposte approve`"
+        if request.offer:  # an FYI pings nobody: who may choose is said, not mentioned
+            note = "Who may choose: the people who may approve this playbook's requests (or `riposte approve`)"
         if request.required_approvers > 1:
             note += f" ({request.required_approvers} different people must agree)"
         pause = await self._paused() if self._paused else None
@@ -137,6 +147,24 @@ class SlackActivities:
             )
         )
         return posted
+
+    @activity.defn(name="Remind in the request's thread in Slack")
+    async def remind(self, reminder: ThreadReminder) -> None:
+        """A reply in the request's thread that mentions who may decide: a reply pings, an edit does not."""
+        posted = reminder.posted
+        if not posted.ts:
+            return
+        group = reminder.request.approver_group or self._settings.slack_approver_group
+        await _slack(
+            self._slack.chat_postMessage(
+                channel=posted.channel,
+                thread_ts=posted.ts,
+                text=reminder_text(reminder, group),
+                blocks=reminder_blocks(reminder, group),
+                unfurl_links=False,
+            )
+        )
+        activity.logger.info("reminded", extra={"workflow_id": reminder.request.workflow_id, "channel": posted.channel})
 
     @activity.defn(name="Post the approval digest in Slack")
     async def post_digest(self, message: DigestMessage) -> DigestPosted:

@@ -12,6 +12,7 @@ Links are https (or http to this machine, for the local stack) and anything else
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -31,6 +32,7 @@ BUTTON_LIMIT = 75
 DESTRUCTIVE = {ActionKind.LOCK, ActionKind.RESET_MFA, ActionKind.REVOKE_ROLE, ActionKind.FORCE_PASSWORD_RESET}
 Block = dict[str, Any]
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
+SLACK_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,30}$")
 URL_SAFE = ":/?#[]@!$&'()*+,;=%~-._"  # everything else (spaces, quotes, |, <, >) is percent-encoded
 
 
@@ -138,10 +140,38 @@ def headline(request: ApprovalRequest, *, mrkdwn: bool = True) -> str:
     """The one-line summary: escaped for mrkdwn (a message's `text`), as is for a plain_text header."""
     a = request.assessment
     actor = esc(request.actor_id) if mrkdwn else request.actor_id
-    return f"{priority(a)} {detection_names(a)}: {actor}, score {a.score:.0f}"
+    fyi = "FYI: " if request.offer else ""
+    return f"{fyi}{priority(a)} {detection_names(a)}: {actor}, score {a.score:.0f}"
+
+
+def waited_text(seconds: int) -> str:
+    """'under a minute', '30 min', '2 h 5 min', '3 d 4 h'."""
+    minutes = seconds // 60
+    if minutes < 1:
+        return "under a minute"
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h" + (f" {minutes} min" if minutes else "")
+    days, hours = divmod(hours, 24)
+    return f"{days} d" + (f" {hours} h" if hours else "")
+
+
+def channel_text(channel: str | None) -> str:
+    """A channel Riposte posted to: `<#C…>` for a Slack channel id, else the name as typed."""
+    if channel and SLACK_CHANNEL_ID.match(channel):
+        return f"<#{channel}>"
+    return esc(channel or "the approval channel")
+
+
+def _stamp(at: datetime) -> str:
+    return f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|{at.isoformat(timespec='seconds')}>"
 
 
 def approval_blocks(request: ApprovalRequest, *, buttons: bool = True, note: str | None = None) -> list[Block]:
+    if request.offer:
+        return offer_blocks(request, buttons=buttons, note=note)
     a = request.assessment
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": _cut(headline(request, mrkdwn=False), 150)}},
@@ -157,9 +187,52 @@ def approval_blocks(request: ApprovalRequest, *, buttons: bool = True, note: str
     if a.guard_notes:
         blocks.append(_context("\n".join(f":shield: {esc(n)}" for n in a.guard_notes)))
     blocks.append(_section(f"*Proposed:* {action_names(a.actions)}"))
+    if request.waited_seconds is not None:
+        blocks.append(
+            _context(
+                f":alarm_clock: Waiting {waited_text(request.waited_seconds)} for a decision "
+                f"in {channel_text(request.waited_in)}"
+            )
+        )
     if note:  # Riposte's own words and approver mentions (`<@U…>`), nothing from outside
         blocks.append(_context(note))
     if buttons and a.options:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"riposte_{request.request_id}",
+                "elements": [_button(request, o) for o in a.options[:25]],
+            }
+        )
+    links = _links(request.run_ui_url, request.siem_url)
+    if links:
+        blocks.append(_context(links))
+    return blocks[:BLOCK_LIMIT]
+
+
+def offer_blocks(request: ApprovalRequest, *, buttons: bool = True, note: str | None = None) -> list[Block]:
+    """An FYI that a person may act on: the notice, then the band above it as buttons, and until when."""
+    a = request.assessment
+    factors = "\n".join(f"• {esc(f.detail)}" for f in a.factors[:3])
+    blocks: list[Block] = [
+        _section(f"*{headline(request)}*"),
+        _section(person_text(request.actor_id, request.user)),
+        _section(f"Score {a.score:.0f}/100: team notified, no action\n{factors}".rstrip()),
+    ]
+    if request.dry_run:
+        blocks.append(_context(":test_tube: DRY RUN: decisions are recorded, nothing is written to Akku"))
+    lines = evidence_lines(request.evidence)
+    if lines:
+        blocks.append(_section("\n".join(lines)))
+    if buttons and a.options:
+        blocks.append(
+            _section(
+                "Nothing changes unless someone chooses. *If you think it is worth acting on*, choose "
+                f"until {_stamp(request.expires_at)}, when this investigation closes if nothing more happens."
+            )
+        )
+        if note:  # Riposte's own words, nothing from outside
+            blocks.append(_context(note))
         blocks.append(
             {
                 "type": "actions",
@@ -206,10 +279,7 @@ def decided_blocks(update: ApprovalUpdate) -> list[Block]:
     if update.decided_by:
         status += f"\nby {_who(update.decided_by)}"
     if update.decided_at:
-        stamp = int(update.decided_at.timestamp())
-        status += (
-            f" at <!date^{stamp}^{{date_short_pretty}} {{time}}|{update.decided_at.isoformat(timespec='seconds')}>"
-        )
+        status += f" at {_stamp(update.decided_at)}"
     if update.results:
         status += "\n" + results_text(update.results)
     position = len(blocks) - 1 if blocks and blocks[-1]["type"] == "context" else len(blocks)

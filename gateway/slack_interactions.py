@@ -211,7 +211,10 @@ def build_slack_router(settings: Settings, get_client: Callable[[], Awaitable[Cl
             return Outcome(f"{NOT_RECORDED} Riposte could not reach the run; try again, or `riposte approve`.", False)
         except RPCError as exc:
             if exc.status is RPCStatusCode.NOT_FOUND:
-                return Outcome(":information_source: Not recorded: this run has ended; nothing to decide.", False)
+                return Outcome(
+                    ":information_source: Not recorded: this investigation has closed; nothing can be decided on it now.",
+                    False,
+                )
             log.error("could not deliver decision on %s: %s", click.workflow_id, exc.message)
             return Outcome(f"{NOT_RECORDED} Riposte could not reach the run; try again, or `riposte approve`.", False)
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):

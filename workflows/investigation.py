@@ -51,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.approval import ApprovalRound, Wake
     from workflows.case import Case
     from workflows.ledger import Ledger
+    from workflows.offer import CLOSED, DECIDED, SUPERSEDED, Offer, carried_offer, carry, chosen, end_offer, open_offer
 
 REQUEST_LIFETIME = timedelta(days=7)  # how long an open-ended request's buttons say they last
 
@@ -70,6 +71,7 @@ class InvestigationWorkflow:
         self._assessment: Assessment | None = carried.assessment
         self._round: ApprovalRound | None = None  # a person is being asked
         self._lean = False  # lean-acting-v1, learnt when the run starts
+        self._offer: Offer | None = carried_offer(self._case, carried)
 
     # --- messages ------------------------------------------------------------------------
 
@@ -81,22 +83,32 @@ class InvestigationWorkflow:
 
     @workflow.update(name=DECIDE)
     async def decide(self, request: DecisionRequest) -> DecisionAck:
-        approval = self._round
+        approval = self._pending()
         if approval is not None and workflow.patched(patches.DECIDE_CONFIRMS_DECIDER):
             await approval.confirm(request)  # raises NotAllowed: still an approver, the operator's proof
-        if approval is None or self._round is not approval:  # lost a race with another click
-            raise ApplicationError("this request has already been decided", type="AlreadyDecided")
+        if approval is None or self._pending() is not approval:  # lost a race with another click, or closed
+            why = approval.why_closed if isinstance(approval, Offer) else ""
+            raise ApplicationError(why or "this request has already been decided", type="AlreadyDecided")
         return approval.vote(request)
 
     @decide.validator
     def _check_decision(self, request: DecisionRequest) -> None:
         """Refuse before anything is written to the history."""
-        if self._round is None:
+        pending = self._pending()
+        if pending is None:
+            offer = self._offer
+            if offer is not None and offer.request.request_id == request.request_id:
+                raise ValueError(offer.why_closed)
             raise ValueError("no decision is pending on this investigation")
         excluded = names_of(self._actor, self._case.user())
-        if self._round.request.assessment.role_target:  # nobody decides on a role they were given
-            excluded.add(self._round.request.assessment.role_target.lower())
-        self._round.check(request, excluded=excluded)
+        if pending.request.assessment.role_target:  # nobody decides on a role they were given
+            excluded.add(pending.request.assessment.role_target.lower())
+        pending.check(request, excluded=excluded)
+
+    def _pending(self) -> ApprovalRound | None:
+        """The round a decision is for: a request being asked, or an FYI's open offer."""
+        offer = self._offer if self._offer is not None and self._offer.open else None
+        return self._round or offer
 
     @workflow.query(name=STATUS)
     def status(self) -> InvestigationStatus:
@@ -110,6 +122,7 @@ class InvestigationWorkflow:
             playbook=a.playbook if a else None,
             pending=pending.request if pending else None,
             approvals=sorted(pending.votes) if pending else [],
+            offer=self._offer.request if self._offer is not None and self._offer.open else None,
             decisions=self._ledger.decisions,
         )
 
@@ -124,20 +137,28 @@ class InvestigationWorkflow:
             if not self._inbox:
                 try:
                     await workflow.wait_condition(
-                        lambda: bool(self._inbox), timeout=self._case.quiet_period(), timeout_summary="quiet period"
+                        lambda: bool(self._inbox) or chosen(self._offer),
+                        timeout=self._case.quiet_period(),
+                        timeout_summary="quiet period",
                     )
                 except TimeoutError:
                     break
-            await self._respond(await self._evaluate())
+            if chosen(self._offer):
+                await end_offer(self._offer, DECIDED, "", self._conclude)
+            if self._inbox:
+                await self._respond(await self._evaluate())
             info = workflow.info()
             if (
                 info.is_continue_as_new_suggested()
                 or info.get_current_history_length() > self._options.continue_as_new_after
             ):
                 await workflow.wait_condition(workflow.all_handlers_finished)
+                if chosen(self._offer):  # chosen meanwhile: applied first, never lost to the new run
+                    continue
                 workflow.continue_as_new(
                     InvestigationInput(actor_id=self._actor, options=self._options, carried=self._carry())
                 )
+        await end_offer(self._offer, CLOSED, "Closed: nobody chose in time; nothing was changed", self._conclude)
         self._ledger.set_stage(
             Stage.CLOSED,
             f"Closed after a quiet period: {say.summary(self._ledger.decisions)}",
@@ -169,6 +190,8 @@ class InvestigationWorkflow:
         return assessment
 
     async def _respond(self, assessment: Assessment) -> None:
+        if chosen(self._offer) or response_rank(assessment.response) > response_rank(Response.NOTIFY):
+            await end_offer(self._offer, SUPERSEDED, f"Superseded: score now {assessment.score:.0f}", self._conclude)
         done = max((response_rank(d.response) for d in self._ledger.decisions), default=-1)
         if response_rank(assessment.response) <= done:
             self._ledger.set_stage(
@@ -184,6 +207,10 @@ class InvestigationWorkflow:
             if patches.since(patches.LEAN_DECISIONS):  # the decision and the stage in one upsert
                 self._ledger.record(assessment, DecisionLabel.NOTIFIED, Response.NOTIFY, "policy")
                 self._ledger.set_stage(Stage.NOTIFIED, details)
+                if assessment.offer and workflow.patched(patches.ACTIONABLE_NOTIFY):
+                    dry_run = self._case.dry_run(assessment, self._options)
+                    self._offer = await open_offer(self._case, assessment, self._run_url(), dry_run=dry_run)
+                    return
                 await self._notify(f"FYI: {say.describe(self._actor, assessment)}", assessment, [])
                 return
             self._ledger.set_stage(Stage.NOTIFIED, details)
@@ -360,6 +387,7 @@ class InvestigationWorkflow:
             opened_at=self._opened_at,
             assessment=self._assessment,
             stage=self._ledger.stage,
+            **carry(self._offer),
         )
 
     def _outcome(self) -> InvestigationOutcome:

@@ -49,6 +49,8 @@ APPROVAL_DIGEST = "approval-digest-v1"
 # lean-acting-v1 includes lean-decisions-v1 (and so the three before it): a new run records one marker
 LEAN_ACTING = "lean-acting-v1"
 ALERT_STAGE_AT_START = "alert-stage-at-start-v1"
+ACTIONABLE_NOTIFY = "actionable-notify-v1"
+REMINDER_IN_THREAD = "reminder-in-thread-v1"
 
 _INVESTIGATION = "InvestigationWorkflow"
 REGISTER: tuple[Patch, ...] = (
@@ -139,6 +141,23 @@ REGISTER: tuple[Patch, ...] = (
         "no search-attribute upsert when the alert has dispatched (its run's status says so)",
         "3e523b9",
         _older("AlertWorkflow", ALERT_STAGE_AT_START),
+    ),
+    Patch(
+        ACTIONABLE_NOTIFY,
+        _INVESTIGATION,
+        "a notify whose playbook has a stronger band posts its FYI with that band's choices (who may decide "
+        "resolved first, an activity) instead of a plain notice; a choice made before the quiet period ends is "
+        "applied like an approval; the message is updated when it is chosen, superseded or the run closes",
+        "29e0f70",
+        _older(_INVESTIGATION, ACTIONABLE_NOTIFY),
+    ),
+    Patch(
+        REMINDER_IN_THREAD,
+        _INVESTIGATION,
+        "a reminder is a reply in the request's thread that mentions who may decide (an activity) instead of an "
+        "edit of the request",
+        "29e0f70",
+        _older(_INVESTIGATION, REMINDER_IN_THREAD),
     ),
 )
 

@@ -123,6 +123,8 @@ class Assessment(Model):
     action_window_seconds: float = 3600.0
     role: str | None = None  # admin elevation: the role to revoke
     role_target: str | None = None
+    # a notify band's FYI offers the band above it: a person may choose, nothing happens without one
+    offer: list[ApprovalOption] = Field(default_factory=list)
 
 
 class EvaluationInput(Model):
@@ -156,6 +158,12 @@ class ApprovalRequest(Model):
     # escalated because an automatic action was refused (the action limit, or a pause): a person
     # decides, and the playbook's timeout fallback never applies
     automatic_refused: bool = False
+    # an FYI's optional choice (a notify band offering the band above it): the run does not wait for
+    # it, and it can be chosen only until `expires_at` (the end of the run's quiet period)
+    offer: bool = False
+    # posted again to the escalation channel: how long it had waited, and where
+    waited_seconds: int | None = None
+    waited_in: str | None = None
 
 
 class Approvers(Model):
@@ -215,6 +223,15 @@ class Notification(Model):
     run_ui_url: str | None = None
 
 
+class ThreadReminder(Model):
+    """Input of the activity that reminds the people who may decide, in the request's thread."""
+
+    request: ApprovalRequest
+    posted: ApprovalPosted
+    allowed: list[str] = Field(default_factory=list)  # Slack ids resolved for this round
+    waited_seconds: int
+
+
 class ApprovalUpdate(Model):
     """Input of the activity that rewrites the Slack message after a decision or timeout."""
 
@@ -253,6 +270,9 @@ class InvestigationState(Model):
     opened_at: datetime | None = None
     assessment: Assessment | None = None  # the latest score: the outcome and status keep it
     stage: Stage | None = None  # absent in runs continued by older code: they start over at "assessing"
+    offer: ApprovalRequest | None = None  # an FYI's choice still open (actionable-notify-v1)
+    offer_posted: list[ApprovalPosted] = Field(default_factory=list)
+    offer_allowed: list[str] = Field(default_factory=list)  # who may decide it, as resolved when it was posted
 
 
 class InvestigationStatus(Model):
@@ -264,6 +284,7 @@ class InvestigationStatus(Model):
     playbook: str | None = None
     pending: ApprovalRequest | None = None
     approvals: list[str] = Field(default_factory=list)
+    offer: ApprovalRequest | None = None  # an FYI's optional choice, open until its expires_at
     decisions: list[DecisionRecord] = Field(default_factory=list)
 
 

@@ -5,7 +5,8 @@ steps answer from a script (tests/support/doubles.py), so each branch is reached
 and quickly: a reminder, the escalation to a second channel, the deadline with the fallback
 (permit granted, permit refused, or no fallback after a refused automatic action), Slack down
 at the ask and at the reminder, the quiet period closing the run, continue-as-new carrying the
-state. Each history is exported for tests/histories/ (record.py writes the files).
+state, a notify's FYI offer chosen or left alone. Each history is exported for tests/histories/
+(record.py writes the files).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from playbooks.decide import DISMISS, offer_option
 from riposte.models.common import ActionKind, DetectionType, Response
 from riposte.models.playbook import Approval
 from riposte.models.runs import (
@@ -176,12 +178,49 @@ async def continue_as_new_with_carried_state(
     return first
 
 
+def _offering(script: Script) -> None:
+    script.assessments["dormant_account"] = assessment(
+        Response.NOTIFY, [], playbook="dormant-account", score=20
+    ).model_copy(update={"offer": [offer_option([ActionKind.LOCK, ActionKind.REVOKE_SESSIONS]), DISMISS]})
+
+
+async def notify_offer_chosen(env: WorkflowEnvironment, queue: str, script: Script) -> WorkflowHandle[object, object]:
+    """A notify's FYI offers the band above it; a person chooses it; the quiet period closes the run."""
+    _offering(script)
+    handle = await _start(env, queue, "timed6")
+    await handle.signal(ADD_FINDING, finding("u_timed6", DetectionType.DORMANT_ACCOUNT, "t6"))
+    for _ in range(400):  # posted (not queried: a query during the scoring step splits its workflow task)
+        if script.posted:
+            break
+        await asyncio.sleep(0.05)
+    (offer,) = script.posted
+    await handle.execute_update(
+        DECIDE, DecisionRequest(request_id=offer.request_id, option_id="approve", decided_by="U0ANALYST")
+    )
+    await handle.result()
+    return handle
+
+
+async def notify_offer_nobody_chooses(
+    env: WorkflowEnvironment, queue: str, script: Script
+) -> WorkflowHandle[object, object]:
+    """A notify's FYI offers the band above it; nobody chooses; the close withdraws its buttons."""
+    _offering(script)
+    handle = await _start(env, queue, "timed7")
+    await handle.signal(ADD_FINDING, finding("u_timed7", DetectionType.DORMANT_ACCOUNT, "t7"))
+    await handle.result()
+    return handle
+
+
 # recorded on the dev server in real time (seconds-long schedule); the rest skip time
 REAL_TIME: tuple[Branch, ...] = (fallback_refused_then_a_person,)
 BRANCHES: tuple[Branch, ...] = (
     reminder_escalation_and_fallback,
     refused_action_never_falls_back,
     slack_down_at_ask_and_reminder,
+    notify_offer_chosen,
+    notify_offer_nobody_chooses,
+    # last: its second run stays open on a queue nobody polls, which stops the server skipping time
     continue_as_new_with_carried_state,
 )
 

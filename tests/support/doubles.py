@@ -30,6 +30,7 @@ from riposte.models.runs import (
     EvaluationInput,
     Finding,
     Notification,
+    ThreadReminder,
 )
 
 PLAYBOOKS = PlaybookSet.load(Path(__file__).resolve().parents[2] / "playbooks")
@@ -93,6 +94,7 @@ class Script:
     writes: list[ActionRequest] = field(default_factory=list)
     updates: list[ApprovalUpdate] = field(default_factory=list)
     notices: list[Notification] = field(default_factory=list)
+    reminders: list[ThreadReminder] = field(default_factory=list)
 
     def activities(self) -> list[Any]:
         script = self
@@ -124,6 +126,10 @@ class Script:
         @activity.defn(name="Notify the team in Slack")
         async def notify(notification: Notification) -> None:
             script.notices.append(notification)
+
+        @activity.defn(name="Remind in the request's thread in Slack")
+        async def remind(reminder: ThreadReminder) -> None:
+            script.reminders.append(reminder)
 
         @activity.defn(name="Apply response action in Akku")
         async def apply_action(request: ActionRequest) -> ActionResult:
@@ -162,6 +168,7 @@ class Script:
             post_approval,
             update_approval,
             notify,
+            remind,
             apply_action,
             acquire_permit,
             confirm,
