@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         ADD_FINDING,
         DECIDE,
         STATUS,
+        UNDO,
         ApprovalRequest,
         Assessment,
         DecisionAck,
@@ -36,18 +37,21 @@ with workflow.unsafe.imports_passed_through():
         DecisionRequest,
         EvaluationInput,
         Finding,
+        Hold,
         InvestigationInput,
         InvestigationOutcome,
         InvestigationState,
         InvestigationStatus,
         Notification,
         Stage,
+        UndoAck,
     )
     from riposte.temporal import run_url
     from workflows import patches
     from workflows.actions import Writes, key_base, notify, permit
     from workflows.approval import ApprovalRound, Wake
     from workflows.case import Case
+    from workflows.containment import Containment
     from workflows.ledger import Ledger
 
 REQUEST_LIFETIME = timedelta(days=7)  # how long an open-ended request's buttons say they last
@@ -63,6 +67,7 @@ class InvestigationWorkflow:
         self._case = Case(self._actor, list(carried.findings), list(carried.seen_finding_ids))
         self._ledger = Ledger(list(carried.decisions), carried.stage or Stage.ASSESSING)
         self._writes = Writes(self._actor, list(carried.applied))
+        self._containment = Containment(self._actor, list(carried.holds), self._case, self._ledger, self._writes)
         self._opened_at: datetime | None = carried.opened_at
         self._inbox: list[Finding] = []
         self._assessment: Assessment | None = carried.assessment
@@ -95,6 +100,15 @@ class InvestigationWorkflow:
             excluded.add(self._round.request.assessment.role_target.lower())
         self._round.check(request, excluded=excluded)
 
+    @workflow.update(name=UNDO)
+    async def undo(self, request: DecisionRequest) -> UndoAck:
+        """Undo (unlock) or Keep locked: workflows/containment.py."""
+        return await self._containment.decide(request)
+
+    @undo.validator
+    def _check_undo(self, request: DecisionRequest) -> None:
+        self._containment.check(request, excluded=names_of(self._actor, self._case.user()))
+
     @workflow.query(name=STATUS)
     def status(self) -> InvestigationStatus:
         a, pending = self._assessment, self._round
@@ -108,6 +122,7 @@ class InvestigationWorkflow:
             pending=pending.request if pending else None,
             approvals=sorted(pending.votes) if pending else [],
             decisions=self._ledger.decisions,
+            holds=self._containment.listed(),
         )
 
     # --- the run -------------------------------------------------------------------------
@@ -116,6 +131,7 @@ class InvestigationWorkflow:
     async def run(self, inp: InvestigationInput) -> InvestigationOutcome:
         if self._opened_at is None:
             self._opened_at = workflow.now()
+        self._containment.resume()
         while True:
             if not self._inbox:
                 try:
@@ -123,7 +139,8 @@ class InvestigationWorkflow:
                         lambda: bool(self._inbox), timeout=self._case.quiet_period(), timeout_summary="quiet period"
                     )
                 except TimeoutError:
-                    break
+                    if not await self._containment.held_open(lambda: bool(self._inbox)):
+                        break  # a time-boxed lock keeps the run open until it lapses
             await self._respond(await self._evaluate())
             info = workflow.info()
             if (
@@ -201,7 +218,8 @@ class InvestigationWorkflow:
         label = DecisionLabel.DRY_RUN if self._case.dry_run(assessment, self._options) else DecisionLabel.ACTED
         self._ledger.record(assessment, label, Response.ACT, "policy", actions=assessment.actions, results=results)
         self._ledger.set_stage(Stage(label), f"Score {assessment.score:.0f}: {say.results_text(results)}")
-        await self._notify(f"Acted automatically: {say.describe(self._actor, assessment)}", assessment, results)
+        hold = self._containment.hold(assessment, results, response=Response.ACT)
+        await self._notify(f"Acted automatically: {say.describe(self._actor, assessment)}", assessment, results, hold)
 
     async def _apply_actions(self, actions: list[ActionKind], assessment: Assessment) -> list[ActionResult]:
         dry_run = self._case.dry_run(assessment, self._options)
@@ -319,19 +337,25 @@ class InvestigationWorkflow:
             )
             headline = f"No decision in {policy.timeout}: dismissed without action{why}"
         self._ledger.set_stage(Stage(record.label), f"{headline}; {say.results_text(record.results)}")
-        await approval.update_messages(headline, voters, record.results)
-
-    async def _notify(self, headline: str, assessment: Assessment, results: list[ActionResult]) -> None:
-        await notify(
-            Notification(
-                actor_id=self._actor,
-                headline=headline,
-                assessment=assessment,
-                user=self._case.user(),
-                results=results,
-                run_ui_url=self._run_url(),
-            )
+        hold = self._containment.hold(
+            assessment, record.results, response=Response.APPROVE, allowed=sorted(approval.allowed)
         )
+        sent = await approval.update_messages(headline, voters, record.results, hold=hold)
+        self._containment.shown(hold, approval=sent)
+
+    async def _notify(
+        self, headline: str, assessment: Assessment, results: list[ActionResult], hold: Hold | None = None
+    ) -> None:
+        notice = Notification(
+            actor_id=self._actor,
+            headline=headline,
+            assessment=assessment,
+            user=self._case.user(),
+            results=results,
+            run_ui_url=self._run_url(),
+            hold=hold,
+        )
+        self._containment.shown(hold, notice=notice, posted=await notify(notice))
 
     # --- the record ----------------------------------------------------------------------
 
@@ -344,6 +368,7 @@ class InvestigationWorkflow:
             opened_at=self._opened_at,
             assessment=self._assessment,
             stage=self._ledger.stage,
+            holds=self._containment.holds,
         )
 
     def _outcome(self) -> InvestigationOutcome:

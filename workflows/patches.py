@@ -46,6 +46,7 @@ GOVERNOR_OWN_TASK_QUEUE = "governor-own-task-queue-v1"
 FALLBACK_TAKES_A_PERMIT = "fallback-takes-a-permit-v1"
 DECIDE_CONFIRMS_DECIDER = "decide-confirms-decider-v1"
 APPROVAL_DIGEST = "approval-digest-v1"
+CONTAINMENT = "containment-v1"
 
 _INVESTIGATION = "InvestigationWorkflow"
 REGISTER: tuple[Patch, ...] = (
@@ -119,6 +120,15 @@ REGISTER: tuple[Patch, ...] = (
         "and is neither reminded nor escalated per person: the digest message stands for it",
         "a07f716",
         _older(_INVESTIGATION, APPROVAL_DIGEST),
+    ),
+    Patch(
+        CONTAINMENT,
+        _INVESTIGATION,
+        "a decision that applied actions keeps a hold: the `undo` update (Undo / Keep locked, confirmed like an "
+        "approval) unlocks through Akku and updates the messages; a playbook's contain_for starts a lapse timer "
+        "that unlocks by itself, and the run stays open until it lapses",
+        "pending",
+        _older(_INVESTIGATION, CONTAINMENT),
     ),
 )
 
