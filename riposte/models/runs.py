@@ -279,7 +279,7 @@ class HoldUpdate(Model):
 
 
 class UndoAck(Model):
-    outcome: Literal["undone", "kept"]
+    outcome: Literal["undone", "kept", "failed"]  # failed: Akku did not unlock; the account is still locked
     results: list[ActionResult] = Field(default_factory=list)
     detail: str = ""
 
