@@ -283,7 +283,8 @@ class Containment:
 
     def pending(self) -> bool:
         """A time-boxed lock waits for its lapse, or a reversal or its message is under way."""
-        return bool(self._busy) or self._showing > 0 or any(r.hold.lapses_at for r in self.holds)
+        lapsing = any(r.hold.outcome == "held" and r.hold.lapses_at for r in self.holds)
+        return lapsing or bool(self._busy) or self._showing > 0
 
     async def held_open(self, interrupted: Callable[[], bool]) -> bool:
         """The quiet period is over: wait while containment still needs the run (a lock still to

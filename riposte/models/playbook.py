@@ -155,8 +155,8 @@ class Playbook(Strict):
     @field_validator("contain_for")
     @classmethod
     def _contain_for_positive(cls, value: timedelta | None) -> timedelta | None:
-        if value is not None and value < timedelta(minutes=1):
-            raise ValueError("contain_for must be at least a minute (e.g. 4h)")
+        if value is not None and value <= timedelta(0):
+            raise ValueError("contain_for must be a positive duration (e.g. 4h)")
         return value
 
     @field_validator("bands")
