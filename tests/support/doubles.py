@@ -29,6 +29,7 @@ from riposte.models.runs import (
     DecisionRequest,
     EvaluationInput,
     Finding,
+    HoldUpdate,
     Notification,
 )
 
@@ -93,6 +94,7 @@ class Script:
     writes: list[ActionRequest] = field(default_factory=list)
     updates: list[ApprovalUpdate] = field(default_factory=list)
     notices: list[Notification] = field(default_factory=list)
+    hold_updates: list[HoldUpdate] = field(default_factory=list)
 
     def activities(self) -> list[Any]:
         script = self
@@ -122,8 +124,13 @@ class Script:
             return update.posted
 
         @activity.defn(name="Notify the team in Slack")
-        async def notify(notification: Notification) -> None:
+        async def notify(notification: Notification) -> ApprovalPosted:
             script.notices.append(notification)
+            return ApprovalPosted(channel="C1", ts=f"n{len(script.notices)}.0")
+
+        @activity.defn(name="Show an undo in Slack")
+        async def update_hold(update: HoldUpdate) -> None:
+            script.hold_updates.append(update)
 
         @activity.defn(name="Apply response action in Akku")
         async def apply_action(request: ActionRequest) -> ActionResult:
@@ -162,6 +169,7 @@ class Script:
             post_approval,
             update_approval,
             notify,
+            update_hold,
             apply_action,
             acquire_permit,
             confirm,
