@@ -286,6 +286,10 @@ class Containment:
         lapsing = any(r.hold.outcome == "held" and r.hold.lapses_at for r in self.holds)
         return lapsing or bool(self._busy) or self._showing > 0
 
+    def settled(self) -> bool:
+        """No reversal or message update under way: the run may continue as new."""
+        return not self._busy and self._showing == 0
+
     async def held_open(self, interrupted: Callable[[], bool]) -> bool:
         """The quiet period is over: wait while containment still needs the run (a lock still to
         lapse), unless `interrupted()`. True when interrupted (a new finding), False to close."""

@@ -147,7 +147,7 @@ class InvestigationWorkflow:
                 info.is_continue_as_new_suggested()
                 or info.get_current_history_length() > self._options.continue_as_new_after
             ):
-                await workflow.wait_condition(workflow.all_handlers_finished)
+                await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self._containment.settled())
                 workflow.continue_as_new(
                     InvestigationInput(actor_id=self._actor, options=self._options, carried=self._carry())
                 )

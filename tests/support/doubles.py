@@ -95,6 +95,7 @@ class Script:
     updates: list[ApprovalUpdate] = field(default_factory=list)
     notices: list[Notification] = field(default_factory=list)
     hold_updates: list[HoldUpdate] = field(default_factory=list)
+    failing: set[ActionKind] = field(default_factory=set)  # Akku refuses these writes
 
     def activities(self) -> list[Any]:
         script = self
@@ -135,6 +136,8 @@ class Script:
         @activity.defn(name="Apply response action in Akku")
         async def apply_action(request: ActionRequest) -> ActionResult:
             script.writes.append(request)
+            if request.action in script.failing:
+                raise ApplicationError("Akku refused", type="AkkuConflict", non_retryable=True)
             return ActionResult(actor_id=request.actor_id, action=request.action, status="applied")
 
         @activity.defn(name="Ask the action governor for a permit")
