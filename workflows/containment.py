@@ -60,6 +60,11 @@ LAPSED_BY = "policy (contain_for lapsed)"
 MIN_WAIT = timedelta(seconds=1)
 
 
+def _reversed(results: list[ActionResult]) -> bool:
+    """Akku unlocked (or had: `already_applied`; `skipped`: this run did it before)."""
+    return all(r.status in ("applied", "already_applied", "skipped") for r in results)
+
+
 def _stamp(at: datetime | None) -> str:
     return f"{at:%Y-%m-%d %H:%M} UTC" if at else "earlier"
 
@@ -171,7 +176,9 @@ class Containment:
         record = self._find(request.request_id)
         assert record is not None  # the validator saw it, and holds are never removed
         await self._confirm(record, request)
-        hold = self._find(request.request_id).hold  # type: ignore[union-attr]
+        record = self._find(request.request_id)  # as it is now: the confirmation took a moment
+        assert record is not None
+        hold = record.hold
         if hold.outcome in ("undone", "lapsed") or request.request_id in self._busy:
             raise ApplicationError(f"already undone ({hold.by or 'under way'})", type="AlreadyDecided")
         who = (request.decided_by_name or request.decided_by.removeprefix("cli:")) + (
@@ -189,8 +196,7 @@ class Containment:
             return UndoAck(outcome="kept", detail=f"kept locked by {who}")
         reason = request.reason or ("undone with the Undo button" if request.via == "slack" else "undone")
         results = await self._reverse(hold=hold, by=who, reason=reason, lapse=False)
-        ok = all(r.status in ("applied", "already_applied") for r in results)
-        return UndoAck(outcome="undone" if ok else "failed", results=results, detail=reason)
+        return UndoAck(outcome="undone" if _reversed(results) else "failed", results=results, detail=reason)
 
     async def _confirm(self, record: HoldRecord, request: DecisionRequest) -> None:
         """Still an approver (Slack), the operator's proof (CLI), not favoured by a role change:
@@ -243,9 +249,8 @@ class Containment:
             self._busy.discard(hold.request_id)
         record = self._find(hold.request_id)
         assert record is not None
-        ok = all(r.status in ("applied", "already_applied", "skipped") for r in results)
         what = action_names(hold.reversible)
-        if ok:
+        if _reversed(results):
             done = record.hold.model_copy(
                 update={
                     "outcome": "lapsed" if lapse else "undone",
