@@ -1,6 +1,6 @@
 """Containment that can be undone: what a decision applied, Undo, Keep locked, and the lapse.
 
-After a decision applies actions the investigation keeps a `Hold` for it (since containment-v1):
+After a decision applies actions the investigation keeps a `Hold` for it:
 which applied actions Riposte can reverse (a lock it applied: Akku's `unlock`), and a sentence
 for each it cannot (a role has no restore endpoint in Akku; sessions, a forced reset and MFA
 factors are gone). The `undo` update takes a person's Undo or Keep locked: refused by `check`
@@ -90,11 +90,12 @@ class Containment:
         response: Response,
         allowed: list[str] | None = None,
     ) -> Hold | None:
-        """Called right after a decision is recorded; None when it applied nothing (or the run
-        started before containment-v1). Starts the lapse timer of a time-boxed lock."""
+        """Called right after a decision is recorded; None when it applied nothing. Starts the
+        lapse timer of a time-boxed lock. Keeping a hold issues no command: a run replayed from
+        before this existed keeps one too, and only an undo (a new update) or a lapse timer (a
+        playbook field older code could not load) adds commands, each behind containment-v1, so
+        a run that acts without either records no extra marker."""
         if not any(r.status in ("applied", "already_applied") for r in results):
-            return None
-        if not workflow.patched(patches.CONTAINMENT):
             return None
         decision = len(self._ledger.decisions) - 1
         reversible, irreversible = undoable.split(results, assessment.role)
@@ -173,6 +174,7 @@ class Containment:
 
     async def decide(self, request: DecisionRequest) -> UndoAck:
         """The `undo` update, after its validator: confirm who it is, then undo or keep."""
+        workflow.patched(patches.CONTAINMENT)  # marks the runs whose commands include an undo
         record = self._find(request.request_id)
         assert record is not None  # the validator saw it, and holds are never removed
         await self._confirm(record, request)
@@ -305,7 +307,7 @@ class Containment:
 
     def _arm(self, request_id: str) -> None:
         record = self._find(request_id)
-        if record is not None and record.hold.lapses_at is not None:
+        if record is not None and record.hold.lapses_at is not None and workflow.patched(patches.CONTAINMENT):
             self._tasks.append(asyncio.create_task(self._lapse(request_id)))
 
     async def _lapse(self, request_id: str) -> None:

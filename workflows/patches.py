@@ -124,9 +124,9 @@ REGISTER: tuple[Patch, ...] = (
     Patch(
         CONTAINMENT,
         _INVESTIGATION,
-        "a decision that applied actions keeps a hold: the `undo` update (Undo / Keep locked, confirmed like an "
-        "approval) unlocks through Akku and updates the messages; a playbook's contain_for starts a lapse timer "
-        "that unlocks by itself, and the run stays open until it lapses",
+        "the `undo` update (Undo / Keep locked on what a decision applied, confirmed like an approval) unlocks "
+        "through Akku and updates the messages; a playbook's contain_for starts a lapse timer that unlocks by "
+        "itself, and the run stays open until it lapses (recorded only by runs that get an undo or a lapse timer)",
         "pending",
         _older(_INVESTIGATION, CONTAINMENT),
     ),
