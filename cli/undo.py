@@ -24,6 +24,7 @@ from riposte.operators import Operator
 from riposte.settings import Settings
 from riposte.temporal import make_client
 
+REASON_LIMIT = 500  # DecisionRequest.reason
 UNDOABLE_NAMES = ", ".join(a.value for a in ActionKind if a is not ActionKind.UNLOCK)
 
 
@@ -59,6 +60,9 @@ async def undo(
         kind = parse_action(action)
     except ValueError as exc:
         err.print(f"[red]{exc}[/red]")
+        return 2
+    if not reason.strip() or len(reason) > REASON_LIMIT:
+        err.print(f"[red]--reason must say why, in at most {REASON_LIMIT} characters[/red]")
         return 2
     me = signer(settings, operator)
     if me is None:

@@ -77,9 +77,29 @@ class Writes:
         key = f"{key_base()}:{decision}:{action.value}"
         if dry_run:
             return ActionResult(actor_id=target, action=action, status="dry_run", detail="dry run")
-        role = assessment.role if action is ActionKind.REVOKE_ROLE else None
-        reason = f"Riposte {assessment.playbook}: score {assessment.score:.0f}"
-        return await self.write(action, target, key=key, reason=reason, role=role)
+        if key in self.applied:
+            return ActionResult(actor_id=target, action=action, status="skipped", detail="done before")
+        try:
+            result = await workflow.execute_activity_method(
+                AkkuActivities.apply_action,
+                ActionRequest(
+                    actor_id=target,
+                    action=action,
+                    reason=f"Riposte {assessment.playbook}: score {assessment.score:.0f}",
+                    reference=workflow.info().workflow_id,
+                    idempotency_key=key,
+                    role=assessment.role if action is ActionKind.REVOKE_ROLE else None,
+                ),
+                start_to_close_timeout=AKKU_WRITE_TIMEOUT,
+                retry_policy=AKKU_WRITE,
+            )
+        except ActivityError as err:
+            cause = err.cause
+            kind = cause.type if isinstance(cause, ApplicationError) and cause.type else "error"
+            message = cause.message if isinstance(cause, ApplicationError) else str(err)
+            return ActionResult(actor_id=target, action=action, status="failed", detail=f"{kind}: {message}")
+        self.applied.append(key)
+        return result
 
     async def write(
         self, action: ActionKind, target: str, *, key: str, reason: str, role: str | None = None

@@ -115,6 +115,8 @@ async def test_undo_by_cli_after_an_approval(client: Client, task_queue: str) ->
         assert code == 1 and "ended sessions cannot be restored" in said
         code, said = await cli(stack, "undo", workflow_id, "--action", "teleport")
         assert code == 2 and "unknown action" in said
+        code, said = await cli(stack, "undo", workflow_id, "--reason", "x" * 501)
+        assert code == 2 and "--reason" in said
         code, said = await cli(stack, "undo", workflow_id, "--reason", "owner verified by phone")
         assert code == 0, said
         assert "lock undone by maria" in said and "not undone: revoke sessions" in said
