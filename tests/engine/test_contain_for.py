@@ -1,7 +1,8 @@
 """A playbook's `contain_for` on Temporal's time-skipping server, with the whole stack for real: the
-lock lapses by itself, exactly once, the run staying open past its quiet period until then; Keep
-locked cancels the lapse. (The lapse across a worker restart: test_contain_for_restart.py, on the
-dev server, whose sticky queues a stopped worker hands back.)"""
+lock lapses by itself, exactly once, the run staying open past its quiet period until then, also
+when the worker is replaced in the middle of the timer; Keep locked cancels the lapse. (The same
+restart with the lapse coming due while no worker runs: test_contain_for_restart.py, on the dev
+server.)"""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 from cli import driver
 from cli.rig import running_stack, start_time_skipping_server
 from cli.stack import Stack
+from riposte.models.governor import governor_task_queue
 from riposte.models.runs import DecisionLabel, InvestigationOutcome, InvestigationStatus
 from tests.support.containment import (
     akku_user,
@@ -28,6 +31,8 @@ from tests.support.containment import (
     message_about,
     reply_saying,
 )
+from worker import WORKFLOWS, activities, running_worker
+from workflows.governor import ActionGovernor
 
 pytestmark = pytest.mark.time_skipping
 
@@ -96,6 +101,45 @@ async def test_a_time_boxed_lock_lapses_by_itself_and_the_run_waits_for_it(
         outcome = await stack.client.get_workflow_handle(workflow_id, result_type=InvestigationOutcome).result()
         assert outcome.decision is DecisionLabel.UNDONE and outcome.decided_by == "policy (contain_for lapsed)"
         assert outcome.closed_at >= hold.lapses_at
+        assert [a for a, _ in await akku_writes(stack, actor)].count("unlock") == 1
+        await end(env, stack, workflow_id)
+
+
+@contextlib.asynccontextmanager
+async def uncached_worker(stack: Stack) -> AsyncIterator[None]:
+    """The worker's workflows and activities (worker.py) without a sticky cache: the time-skipping
+    test server would keep a stopped worker's sticky tasks from the next worker (and its clock with
+    them); the dev server hands them back."""
+    queue = stack.settings.temporal_task_queue
+    async with activities(stack.settings, stack.client, queue) as acts:
+        main = Worker(
+            stack.client, task_queue=queue, workflows=list(WORKFLOWS), activities=acts, max_cached_workflows=0
+        )
+        governor = Worker(
+            stack.client, task_queue=governor_task_queue(queue), workflows=[ActionGovernor], max_cached_workflows=0
+        )
+        async with governor, main:
+            yield
+
+
+async def test_a_lapse_survives_a_worker_restart_in_the_middle_of_its_timer(
+    env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    folder = locking_playbooks(tmp_path, contain_for="4h")
+    async with running_stack(env.client, task_queue, worker=False, riposte_playbooks_dir=folder) as stack:
+        async with uncached_worker(stack):
+            workflow_id, actor, _ = await acted(stack)
+            await env.sleep(timedelta(hours=2))
+            assert await running(env, workflow_id) and (await akku_user(stack, actor))["status"] == "locked"
+        async with running_worker(stack.settings, stack.client):  # a new worker: it replays the run
+            await env.sleep(timedelta(hours=2, minutes=30))
+            for _ in range(100):
+                if (await akku_user(stack, actor))["status"] == "active":
+                    break
+                await env.sleep(timedelta(seconds=1))
+            assert (await akku_user(stack, actor))["status"] == "active"
+            outcome = await stack.client.get_workflow_handle(workflow_id, result_type=InvestigationOutcome).result()
+            assert outcome.decision is DecisionLabel.UNDONE and outcome.decided_by == "policy (contain_for lapsed)"
         assert [a for a, _ in await akku_writes(stack, actor)].count("unlock") == 1
         await end(env, stack, workflow_id)
 
