@@ -147,6 +147,10 @@ async def test_a_forged_operator_token_and_unknown_or_closed_runs_are_refused(
         await stack.client.get_workflow_handle(workflow_id).terminate("closed for the test")
         code, said = await cli(stack, "undo", workflow_id)
         assert code == 1 and "is closed" in said and "Akku's console" in said
+        assert (await click(stack, workflow_id, "undo", "U0ANALYST")).status_code == 200  # the old message's button
+        said = await reply_saying(stack, "Not recorded")
+        assert "this run has closed" in said and "Akku's console" in said
+        assert (await akku_user(stack, actor))["status"] == "locked"
 
 
 async def test_what_akku_cannot_reverse_is_explained_and_nothing_is_written(client: Client, task_queue: str) -> None:
