@@ -70,6 +70,7 @@ async def activities(settings: Settings, client: Client, task_queue: str) -> Asy
             slack_acts.update_approval,
             slack_acts.remind,
             slack_acts.notify,
+            slack_acts.update_hold,
             deciders.confirm,
             ScoringActivities(settings.riposte_protected_actors).evaluate,
             slack_acts.post_digest,

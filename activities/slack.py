@@ -34,6 +34,7 @@ from riposte.models.runs import (
     ApprovalRequest,
     ApprovalUpdate,
     Approvers,
+    HoldUpdate,
     Notification,
     ThreadReminder,
 )
@@ -190,9 +191,10 @@ class SlackActivities:
         return posted
 
     @activity.defn(name="Notify the team in Slack")
-    async def notify(self, notification: Notification) -> None:
+    async def notify(self, notification: Notification) -> ApprovalPosted | None:
+        """Post an FYI; answers where it went, so a notice with an Undo button can be updated later."""
         channel = notification.channel or self._settings.slack_approval_channel
-        await _slack(
+        answer = await _slack(
             self._slack.chat_postMessage(
                 channel=channel,
                 text=notification.headline,
@@ -200,3 +202,28 @@ class SlackActivities:
                 unfurl_links=False,
             )
         )
+        return ApprovalPosted(channel=str(answer.get("channel") or channel), ts=answer.get("ts"))
+
+    @activity.defn(name="Show an undo in Slack")
+    async def update_hold(self, update: HoldUpdate) -> None:
+        """An undo, a lapse or a kept lock, shown on the messages that offered it (buttons as due)."""
+        posted = update.notice_posted
+        if update.notice is not None and posted is not None and posted.ts:
+            await _slack(
+                self._slack.chat_update(
+                    channel=posted.channel,
+                    ts=posted.ts,
+                    text=update.notice.headline,
+                    blocks=notification_blocks(update.notice),
+                )
+            )
+        for approval in update.approval:
+            if approval.posted.ts:
+                await _slack(
+                    self._slack.chat_update(
+                        channel=approval.posted.channel,
+                        ts=approval.posted.ts,
+                        text=approval.headline,
+                        blocks=decided_blocks(approval),
+                    )
+                )

@@ -22,8 +22,8 @@ from riposte.models.common import ActionKind, DetectionType, Severity
 from riposte.models.digest import DIGEST_ACTION_PREFIX, Choice, DigestButton, DigestMessage
 from riposte.models.evidence import ActorEvidence, UserRecord
 from riposte.models.playbook import ApprovalOption
-from riposte.models.runs import ApprovalRequest, ApprovalUpdate, Assessment, Notification
-from riposte.models.slack import ACTION_PREFIX, ButtonValue
+from riposte.models.runs import ApprovalRequest, ApprovalUpdate, Assessment, Hold, Notification
+from riposte.models.slack import ACTION_PREFIX, UNDO_PREFIX, ButtonValue
 from riposte.urls import secure_or_loopback
 
 TEXT_LIMIT = 3000  # a section's text
@@ -165,10 +165,6 @@ def channel_text(channel: str | None) -> str:
     return esc(channel or "the approval channel")
 
 
-def _stamp(at: datetime) -> str:
-    return f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|{at.isoformat(timespec='seconds')}>"
-
-
 def approval_blocks(request: ApprovalRequest, *, buttons: bool = True, note: str | None = None) -> list[Block]:
     if request.offer:
         return offer_blocks(request, buttons=buttons, note=note)
@@ -228,7 +224,7 @@ def offer_blocks(request: ApprovalRequest, *, buttons: bool = True, note: str | 
         blocks.append(
             _section(
                 "Nothing changes unless someone chooses. *If you think it is worth acting on*, choose "
-                f"until {_stamp(request.expires_at)}, when this investigation closes if nothing more happens."
+                f"until {_when(request.expires_at)}, when this investigation closes if nothing more happens."
             )
         )
         if note:  # Riposte's own words, nothing from outside
@@ -279,12 +275,75 @@ def decided_blocks(update: ApprovalUpdate) -> list[Block]:
     if update.decided_by:
         status += f"\nby {_who(update.decided_by)}"
     if update.decided_at:
-        status += f" at {_stamp(update.decided_at)}"
+        status += f" at {_when(update.decided_at)}"
     if update.results:
         status += "\n" + results_text(update.results)
     position = len(blocks) - 1 if blocks and blocks[-1]["type"] == "context" else len(blocks)
     blocks.insert(position, _section((":bell: " if reminder else ":lock: ") + status))
+    if update.hold is not None and not reminder:
+        position = len(blocks) - 1 if blocks and blocks[-1]["type"] == "context" else len(blocks)
+        blocks[position:position] = hold_blocks(update.hold)
     return blocks[:BLOCK_LIMIT]
+
+
+def _when(at: datetime | None) -> str:
+    """A time every reader sees in their own zone (Slack's date token), with UTC as the fallback."""
+    if at is None:
+        return "an earlier time"
+    return f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|{at.isoformat(timespec='seconds')}>"
+
+
+def _undo_button(hold: Hold, option: str, label: str, style: str | None, confirm: str | None) -> Block:
+    value = ButtonValue(workflow_id=hold.workflow_id, request_id=hold.request_id, option_id=option).pack()
+    button: Block = {
+        "type": "button",
+        "action_id": f"{UNDO_PREFIX}{option}",
+        "text": {"type": "plain_text", "text": label},
+        "value": value,
+    }
+    if style:
+        button["style"] = style
+    if confirm:
+        button["confirm"] = {
+            "title": {"type": "plain_text", "text": "Are you sure?"},
+            "text": {"type": "mrkdwn", "text": _cut(confirm, 300)},
+            "confirm": {"type": "plain_text", "text": "Yes, do it"},
+            "deny": {"type": "plain_text", "text": "Cancel"},
+        }
+    return button
+
+
+def hold_blocks(hold: Hold) -> list[Block]:
+    """What a decision applied that can be undone (with Undo, and Keep locked while a time-boxed
+    lock runs), what cannot and why, or who undid it and when."""
+    actor = f"`{esc(hold.actor_id)}`"
+    what = action_names(hold.reversible)
+    blocks: list[Block] = []
+    if hold.outcome == "undone":
+        reason = f" ({esc(hold.reason)})" if hold.reason else ""
+        text = f":leftwards_arrow_with_hook: *Undone* by {esc(hold.by)} at {_when(hold.at)}{reason}"
+        blocks.append(_section(text + ("\n" + results_text(hold.results) if hold.results else "")))
+    elif hold.outcome == "lapsed":
+        text = f":hourglass: *Lapsed* at {_when(hold.at)}: the {what} ran its time and was lifted"
+        blocks.append(_section(text + ("\n" + results_text(hold.results) if hold.results else "")))
+    elif hold.reversible:
+        lines = [f":leftwards_arrow_with_hook: *Can be undone:* {what} on {actor} (*Undo* unlocks the account)"]
+        if hold.outcome == "kept":
+            lines.append(f":lock: *Kept locked* by {esc(hold.by)} at {_when(hold.at)}: it no longer lapses")
+        elif hold.lapses_at is not None:
+            lines.append(
+                f":hourglass_flowing_sand: *Time-boxed:* unlocked by itself at {_when(hold.lapses_at)} "
+                "unless someone clicks *Keep locked* first"
+            )
+        blocks.append(_section("\n".join(lines)))
+    if hold.irreversible:
+        blocks.append(_context("Cannot be undone: " + "; ".join(esc(n) for n in hold.irreversible)))
+    if hold.reversible and hold.outcome in ("held", "kept"):
+        buttons = [_undo_button(hold, "undo", "Undo", "danger", f"Undo: {what} lifted on {actor}.")]
+        if hold.outcome == "held" and hold.lapses_at is not None:
+            buttons.append(_undo_button(hold, "keep", "Keep locked", "primary", None))
+        blocks.append({"type": "actions", "block_id": f"riposte_{hold.request_id}", "elements": buttons})
+    return blocks
 
 
 def notification_blocks(n: Notification) -> list[Block]:
@@ -294,6 +353,8 @@ def notification_blocks(n: Notification) -> list[Block]:
         blocks.append(_section(f"Score {n.assessment.score:.0f}/100:\n{factors}"))
     if n.results:
         blocks.append(_section(results_text(n.results)))
+    if n.hold is not None:
+        blocks += hold_blocks(n.hold)
     run_link = link(n.run_ui_url, "Run in Temporal")
     if run_link:
         blocks.append(_context(run_link))

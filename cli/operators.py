@@ -165,6 +165,13 @@ async def show_run(settings: Settings, workflow_id: str, console: Console) -> in
             console.print(
                 f"decision: [bold]{record.label}[/bold] by {record.decided_by} at {record.at:%Y-%m-%d %H:%M:%S}{note}"
             )
+        for hold in status.holds:
+            if hold.reversible and hold.outcome in ("held", "kept"):
+                lapse = f", lapses at {hold.lapses_at:%Y-%m-%d %H:%M} UTC" if hold.lapses_at else ""
+                what = ", ".join(a.value for a in hold.reversible)
+                console.print(f"can be undone: {what} (riposte undo {workflow_id}){lapse}")
+            for note in hold.irreversible:
+                console.print(f"cannot be undone: {note}")
         factors = status.factors
         actions = [r for d in status.decisions for r in d.results]
         if status.pending:

@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         DeciderCheck,
         DecisionAck,
         DecisionRequest,
+        Hold,
         ThreadReminder,
     )
     from workflows import patches
@@ -249,27 +250,34 @@ class ApprovalRound:
         results: list[ActionResult] | None = None,
         *,
         still_open: bool = False,
-    ) -> None:
+        hold: Hold | None = None,
+    ) -> list[ApprovalUpdate]:
+        """Rewrite each posted message; returns what was sent (containment shows an undo on them later)."""
+        sent = []
         for posted in self.posted:
             if not posted.ts:
                 continue
+            update = ApprovalUpdate(
+                request=self.request,
+                posted=posted,
+                headline=headline,
+                decided_by=deciders or [],
+                decided_at=workflow.now() if deciders else None,
+                results=results or [],
+                keep_buttons=still_open,
+                hold=hold,
+            )
+            sent.append(update)
             try:
                 await workflow.execute_activity_method(
                     SlackActivities.update_approval,
-                    ApprovalUpdate(
-                        request=self.request,
-                        posted=posted,
-                        headline=headline,
-                        decided_by=deciders or [],
-                        decided_at=workflow.now() if deciders else None,
-                        results=results or [],
-                        keep_buttons=still_open,
-                    ),
+                    update,
                     start_to_close_timeout=SLACK_TIMEOUT,
                     retry_policy=SLACK_NOTIFY,
                 )
             except ActivityError as err:
                 workflow.logger.warning("could not update the Slack message", extra={"error": activity_error_text(err)})
+        return sent
 
     async def _remind(self) -> None:
         if self.digest is not None:  # the digest's message stands for it: no reminder one by one

@@ -51,6 +51,7 @@ LEAN_ACTING = "lean-acting-v1"
 ALERT_STAGE_AT_START = "alert-stage-at-start-v1"
 ACTIONABLE_NOTIFY = "actionable-notify-v1"
 REMINDER_IN_THREAD = "reminder-in-thread-v1"
+CONTAINMENT = "containment-v1"
 
 _INVESTIGATION = "InvestigationWorkflow"
 REGISTER: tuple[Patch, ...] = (
@@ -129,9 +130,9 @@ REGISTER: tuple[Patch, ...] = (
     Patch(
         LEAN_ACTING,
         _INVESTIGATION,
-        "an automatic decision in one workflow task: the permit and the Akku writes as local activities "
-        "(each falls back to an activity past its budget), the score and the decision in one upsert, no "
-        "upsert at close; implies lean-decisions-v1",
+        "an automatic decision in one workflow task: for an alert about at most 20 people the permit and the "
+        "Akku writes run as local activities (each falls back to an activity past its budget); the score and "
+        "the decision in one upsert, no upsert at close; implies lean-decisions-v1",
         "3e523b9",
         _older(_INVESTIGATION, LEAN_ACTING),
     ),
@@ -158,6 +159,15 @@ REGISTER: tuple[Patch, ...] = (
         "edit of the request",
         "29e0f70",
         _older(_INVESTIGATION, REMINDER_IN_THREAD),
+    ),
+    Patch(
+        CONTAINMENT,
+        _INVESTIGATION,
+        "the `undo` update (Undo / Keep locked on what a decision applied, confirmed like an approval) unlocks "
+        "through Akku and updates the messages; a playbook's contain_for starts a lapse timer that unlocks by "
+        "itself, and the run stays open until it lapses (recorded only by runs that get an undo or a lapse timer)",
+        "8b45954",
+        _older(_INVESTIGATION, CONTAINMENT),
     ),
 )
 

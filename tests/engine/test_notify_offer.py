@@ -89,6 +89,7 @@ async def test_acting_from_a_notify_message(client: Client, task_queue: str, tmp
             await asyncio.sleep(0.05)
         assert not has_buttons(message) and "decided by analyst" in message["text"]
         assert "<@U0ANALYST>" in text_of(message)
+        assert "riposte_undo_" in text_of(message)  # the lock it applied can be undone from the same message
 
 
 async def test_the_cli_chooses_on_a_notify_message_too(client: Client, task_queue: str, tmp_path: Path) -> None:

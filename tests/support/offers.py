@@ -13,6 +13,7 @@ import httpx
 from cli import driver
 from cli.rig import playbooks_with
 from cli.stack import Stack
+from riposte.models.slack import ACTION_PREFIX
 
 # dormant-account with its approve band out of reach: the dormant sign-in scores in the notify
 # band, and the band above it (lock, revoke sessions) is what the FYI offers
@@ -74,7 +75,13 @@ async def add_user(stack: Stack, user_id: str, email: str) -> None:
 
 
 def has_buttons(message: dict[str, Any]) -> bool:
-    return any(b["type"] == "actions" for b in message["blocks"])
+    """Buttons that decide (an Undo on what a decision applied is not one)."""
+    return any(
+        str(e.get("action_id", "")).startswith(ACTION_PREFIX)
+        for b in message["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+    )
 
 
 def text_of(message: dict[str, Any]) -> str:
