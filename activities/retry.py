@@ -51,3 +51,7 @@ DISPATCH_HEARTBEAT = timedelta(seconds=20)
 # A local activity holds its workflow task, and a stopping worker waits for it: each local step
 # gets this long in all, retries included, before its workflow falls back to an activity.
 LOCAL_BUDGET = timedelta(seconds=5)
+# an alert about at most this many people runs its steps as local activities (its reads and dispatch;
+# its investigations' permits and writes): a storm's stay activities, so thousands of workflow tasks
+# never hold local activities at once
+LOCAL_MAX_PEOPLE = 20

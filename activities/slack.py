@@ -26,9 +26,18 @@ from activities.slack_blocks import (
     headline,
     notification_blocks,
 )
+from activities.slack_reminders import reminder_blocks, reminder_text
 from riposte.models.digest import DigestMessage, DigestPosted
 from riposte.models.governor import Pause
-from riposte.models.runs import ApprovalPosted, ApprovalRequest, ApprovalUpdate, Approvers, Notification
+from riposte.models.runs import (
+    ApprovalPosted,
+    ApprovalRequest,
+    ApprovalUpdate,
+    Approvers,
+    HoldUpdate,
+    Notification,
+    ThreadReminder,
+)
 from riposte.settings import Settings
 
 T = TypeVar("T")
@@ -111,6 +120,8 @@ class SlackActivities:
         allowed = await self.allowed(request)
         mentions = " ".join(f"<@{u}>" for u in allowed[:10])
         note = f"Who may decide: {mentions}" if mentions else "No approver configured: decide with `riposte approve`"
+        if request.offer:  # an FYI pings nobody: who may choose is said, not mentioned
+            note = "Who may choose: the people who may approve this playbook's requests (or `riposte approve`)"
         if request.required_approvers > 1:
             note += f" ({request.required_approvers} different people must agree)"
         pause = await self._paused() if self._paused else None
@@ -138,6 +149,24 @@ class SlackActivities:
         )
         return posted
 
+    @activity.defn(name="Remind in the request's thread in Slack")
+    async def remind(self, reminder: ThreadReminder) -> None:
+        """A reply in the request's thread that mentions who may decide: a reply pings, an edit does not."""
+        posted = reminder.posted
+        if not posted.ts:
+            return
+        group = reminder.request.approver_group or self._settings.slack_approver_group
+        await _slack(
+            self._slack.chat_postMessage(
+                channel=posted.channel,
+                thread_ts=posted.ts,
+                text=reminder_text(reminder, group),
+                blocks=reminder_blocks(reminder, group),
+                unfurl_links=False,
+            )
+        )
+        activity.logger.info("reminded", extra={"workflow_id": reminder.request.workflow_id, "channel": posted.channel})
+
     @activity.defn(name="Post the approval digest in Slack")
     async def post_digest(self, message: DigestMessage) -> DigestPosted:
         channel = message.channel or self._settings.slack_approval_channel
@@ -162,9 +191,10 @@ class SlackActivities:
         return posted
 
     @activity.defn(name="Notify the team in Slack")
-    async def notify(self, notification: Notification) -> None:
+    async def notify(self, notification: Notification) -> ApprovalPosted | None:
+        """Post an FYI; answers where it went, so a notice with an Undo button can be updated later."""
         channel = notification.channel or self._settings.slack_approval_channel
-        await _slack(
+        answer = await _slack(
             self._slack.chat_postMessage(
                 channel=channel,
                 text=notification.headline,
@@ -172,3 +202,28 @@ class SlackActivities:
                 unfurl_links=False,
             )
         )
+        return ApprovalPosted(channel=str(answer.get("channel") or channel), ts=answer.get("ts"))
+
+    @activity.defn(name="Show an undo in Slack")
+    async def update_hold(self, update: HoldUpdate) -> None:
+        """An undo, a lapse or a kept lock, shown on the messages that offered it (buttons as due)."""
+        posted = update.notice_posted
+        if update.notice is not None and posted is not None and posted.ts:
+            await _slack(
+                self._slack.chat_update(
+                    channel=posted.channel,
+                    ts=posted.ts,
+                    text=update.notice.headline,
+                    blocks=notification_blocks(update.notice),
+                )
+            )
+        for approval in update.approval:
+            if approval.posted.ts:
+                await _slack(
+                    self._slack.chat_update(
+                        channel=approval.posted.channel,
+                        ts=approval.posted.ts,
+                        text=approval.headline,
+                        blocks=decided_blocks(approval),
+                    )
+                )

@@ -12,6 +12,7 @@ Links are https (or http to this machine, for the local stack) and anything else
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -21,8 +22,8 @@ from riposte.models.common import ActionKind, DetectionType, Severity
 from riposte.models.digest import DIGEST_ACTION_PREFIX, Choice, DigestButton, DigestMessage
 from riposte.models.evidence import ActorEvidence, UserRecord
 from riposte.models.playbook import ApprovalOption
-from riposte.models.runs import ApprovalRequest, ApprovalUpdate, Assessment, Notification
-from riposte.models.slack import ACTION_PREFIX, ButtonValue
+from riposte.models.runs import ApprovalRequest, ApprovalUpdate, Assessment, Hold, Notification
+from riposte.models.slack import ACTION_PREFIX, UNDO_PREFIX, ButtonValue
 from riposte.urls import secure_or_loopback
 
 TEXT_LIMIT = 3000  # a section's text
@@ -31,6 +32,7 @@ BUTTON_LIMIT = 75
 DESTRUCTIVE = {ActionKind.LOCK, ActionKind.RESET_MFA, ActionKind.REVOKE_ROLE, ActionKind.FORCE_PASSWORD_RESET}
 Block = dict[str, Any]
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
+SLACK_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,30}$")
 URL_SAFE = ":/?#[]@!$&'()*+,;=%~-._"  # everything else (spaces, quotes, |, <, >) is percent-encoded
 
 
@@ -138,10 +140,34 @@ def headline(request: ApprovalRequest, *, mrkdwn: bool = True) -> str:
     """The one-line summary: escaped for mrkdwn (a message's `text`), as is for a plain_text header."""
     a = request.assessment
     actor = esc(request.actor_id) if mrkdwn else request.actor_id
-    return f"{priority(a)} {detection_names(a)}: {actor}, score {a.score:.0f}"
+    fyi = "FYI: " if request.offer else ""
+    return f"{fyi}{priority(a)} {detection_names(a)}: {actor}, score {a.score:.0f}"
+
+
+def waited_text(seconds: int) -> str:
+    """'under a minute', '30 min', '2 h 5 min', '3 d 4 h'."""
+    minutes = seconds // 60
+    if minutes < 1:
+        return "under a minute"
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h" + (f" {minutes} min" if minutes else "")
+    days, hours = divmod(hours, 24)
+    return f"{days} d" + (f" {hours} h" if hours else "")
+
+
+def channel_text(channel: str | None) -> str:
+    """A channel Riposte posted to: `<#C…>` for a Slack channel id, else the name as typed."""
+    if channel and SLACK_CHANNEL_ID.match(channel):
+        return f"<#{channel}>"
+    return esc(channel or "the approval channel")
 
 
 def approval_blocks(request: ApprovalRequest, *, buttons: bool = True, note: str | None = None) -> list[Block]:
+    if request.offer:
+        return offer_blocks(request, buttons=buttons, note=note)
     a = request.assessment
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": _cut(headline(request, mrkdwn=False), 150)}},
@@ -157,9 +183,52 @@ def approval_blocks(request: ApprovalRequest, *, buttons: bool = True, note: str
     if a.guard_notes:
         blocks.append(_context("\n".join(f":shield: {esc(n)}" for n in a.guard_notes)))
     blocks.append(_section(f"*Proposed:* {action_names(a.actions)}"))
+    if request.waited_seconds is not None:
+        blocks.append(
+            _context(
+                f":alarm_clock: Waiting {waited_text(request.waited_seconds)} for a decision "
+                f"in {channel_text(request.waited_in)}"
+            )
+        )
     if note:  # Riposte's own words and approver mentions (`<@U…>`), nothing from outside
         blocks.append(_context(note))
     if buttons and a.options:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"riposte_{request.request_id}",
+                "elements": [_button(request, o) for o in a.options[:25]],
+            }
+        )
+    links = _links(request.run_ui_url, request.siem_url)
+    if links:
+        blocks.append(_context(links))
+    return blocks[:BLOCK_LIMIT]
+
+
+def offer_blocks(request: ApprovalRequest, *, buttons: bool = True, note: str | None = None) -> list[Block]:
+    """An FYI that a person may act on: the notice, then the band above it as buttons, and until when."""
+    a = request.assessment
+    factors = "\n".join(f"• {esc(f.detail)}" for f in a.factors[:3])
+    blocks: list[Block] = [
+        _section(f"*{headline(request)}*"),
+        _section(person_text(request.actor_id, request.user)),
+        _section(f"Score {a.score:.0f}/100: team notified, no action\n{factors}".rstrip()),
+    ]
+    if request.dry_run:
+        blocks.append(_context(":test_tube: DRY RUN: decisions are recorded, nothing is written to Akku"))
+    lines = evidence_lines(request.evidence)
+    if lines:
+        blocks.append(_section("\n".join(lines)))
+    if buttons and a.options:
+        blocks.append(
+            _section(
+                "Nothing changes unless someone chooses. *If you think it is worth acting on*, choose "
+                f"until {_when(request.expires_at)}, when this investigation closes if nothing more happens."
+            )
+        )
+        if note:  # Riposte's own words, nothing from outside
+            blocks.append(_context(note))
         blocks.append(
             {
                 "type": "actions",
@@ -206,15 +275,75 @@ def decided_blocks(update: ApprovalUpdate) -> list[Block]:
     if update.decided_by:
         status += f"\nby {_who(update.decided_by)}"
     if update.decided_at:
-        stamp = int(update.decided_at.timestamp())
-        status += (
-            f" at <!date^{stamp}^{{date_short_pretty}} {{time}}|{update.decided_at.isoformat(timespec='seconds')}>"
-        )
+        status += f" at {_when(update.decided_at)}"
     if update.results:
         status += "\n" + results_text(update.results)
     position = len(blocks) - 1 if blocks and blocks[-1]["type"] == "context" else len(blocks)
     blocks.insert(position, _section((":bell: " if reminder else ":lock: ") + status))
+    if update.hold is not None and not reminder:
+        position = len(blocks) - 1 if blocks and blocks[-1]["type"] == "context" else len(blocks)
+        blocks[position:position] = hold_blocks(update.hold)
     return blocks[:BLOCK_LIMIT]
+
+
+def _when(at: datetime | None) -> str:
+    """A time every reader sees in their own zone (Slack's date token), with UTC as the fallback."""
+    if at is None:
+        return "an earlier time"
+    return f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|{at.isoformat(timespec='seconds')}>"
+
+
+def _undo_button(hold: Hold, option: str, label: str, style: str | None, confirm: str | None) -> Block:
+    value = ButtonValue(workflow_id=hold.workflow_id, request_id=hold.request_id, option_id=option).pack()
+    button: Block = {
+        "type": "button",
+        "action_id": f"{UNDO_PREFIX}{option}",
+        "text": {"type": "plain_text", "text": label},
+        "value": value,
+    }
+    if style:
+        button["style"] = style
+    if confirm:
+        button["confirm"] = {
+            "title": {"type": "plain_text", "text": "Are you sure?"},
+            "text": {"type": "mrkdwn", "text": _cut(confirm, 300)},
+            "confirm": {"type": "plain_text", "text": "Yes, do it"},
+            "deny": {"type": "plain_text", "text": "Cancel"},
+        }
+    return button
+
+
+def hold_blocks(hold: Hold) -> list[Block]:
+    """What a decision applied that can be undone (with Undo, and Keep locked while a time-boxed
+    lock runs), what cannot and why, or who undid it and when."""
+    actor = f"`{esc(hold.actor_id)}`"
+    what = action_names(hold.reversible)
+    blocks: list[Block] = []
+    if hold.outcome == "undone":
+        reason = f" ({esc(hold.reason)})" if hold.reason else ""
+        text = f":leftwards_arrow_with_hook: *Undone* by {esc(hold.by)} at {_when(hold.at)}{reason}"
+        blocks.append(_section(text + ("\n" + results_text(hold.results) if hold.results else "")))
+    elif hold.outcome == "lapsed":
+        text = f":hourglass: *Lapsed* at {_when(hold.at)}: the {what} ran its time and was lifted"
+        blocks.append(_section(text + ("\n" + results_text(hold.results) if hold.results else "")))
+    elif hold.reversible:
+        lines = [f":leftwards_arrow_with_hook: *Can be undone:* {what} on {actor} (*Undo* unlocks the account)"]
+        if hold.outcome == "kept":
+            lines.append(f":lock: *Kept locked* by {esc(hold.by)} at {_when(hold.at)}: it no longer lapses")
+        elif hold.lapses_at is not None:
+            lines.append(
+                f":hourglass_flowing_sand: *Time-boxed:* unlocked by itself at {_when(hold.lapses_at)} "
+                "unless someone clicks *Keep locked* first"
+            )
+        blocks.append(_section("\n".join(lines)))
+    if hold.irreversible:
+        blocks.append(_context("Cannot be undone: " + "; ".join(esc(n) for n in hold.irreversible)))
+    if hold.reversible and hold.outcome in ("held", "kept"):
+        buttons = [_undo_button(hold, "undo", "Undo", "danger", f"Undo: {what} lifted on {actor}.")]
+        if hold.outcome == "held" and hold.lapses_at is not None:
+            buttons.append(_undo_button(hold, "keep", "Keep locked", "primary", None))
+        blocks.append({"type": "actions", "block_id": f"riposte_{hold.request_id}", "elements": buttons})
+    return blocks
 
 
 def notification_blocks(n: Notification) -> list[Block]:
@@ -224,6 +353,8 @@ def notification_blocks(n: Notification) -> list[Block]:
         blocks.append(_section(f"Score {n.assessment.score:.0f}/100:\n{factors}"))
     if n.results:
         blocks.append(_section(results_text(n.results)))
+    if n.hold is not None:
+        blocks += hold_blocks(n.hold)
     run_link = link(n.run_ui_url, "Run in Temporal")
     if run_link:
         blocks.append(_context(run_link))

@@ -62,6 +62,31 @@ def deny(run_ref: RunArg, operator: AsOpt = None) -> None:
     raise typer.Exit(_decide(run_ref, False, None, operator))
 
 
+@app.command()
+def undo(
+    run_ref: RunArg,
+    action: Annotated[
+        str | None,
+        typer.Option("--action", help="Only this action (e.g. lock); default: everything the run can reverse."),
+    ] = None,
+    reason: Annotated[str, typer.Option("--reason", help="Why: recorded in the run.")] = "undone from the CLI",
+    operator: AsOpt = None,
+) -> None:
+    """Reverse what a run did where Akku allows it: unlock an account it locked.
+
+    Authorised and recorded like an approval (signed with your RIPOSTE_OPERATOR_TOKEN). Akku has
+    no endpoint to grant a role back, and ended sessions, a forced password reset and cleared MFA
+    factors cannot be restored: for those it says so and changes nothing. A repeated undo is
+    reported as already undone. A closed run can no longer be undone: use Akku's console.
+    """
+    from cli.undo import undo as reverse
+
+    settings = settings_or_exit()
+    raise typer.Exit(
+        run(reverse(settings, investigation_id(settings, run_ref), action=action, reason=reason, operator=operator))
+    )
+
+
 @app.command("pause-actions")
 def pause_actions(
     reason: Annotated[str, typer.Option("--reason", help="Why: shown in every escalated request and `riposte runs`.")],

@@ -67,7 +67,7 @@ async def decide(
     except RPCError as exc:
         Console(stderr=True).print(f"[red]{workflow_id}: {exc.message}[/red]")
         return 1
-    pending = status.pending
+    pending = status.pending or status.offer  # a request being asked, or an FYI's open choice
     if pending is None:
         Console(stderr=True).print(f"[red]{workflow_id} is not waiting for a decision (stage: {status.stage})[/red]")
         return 1
@@ -165,11 +165,21 @@ async def show_run(settings: Settings, workflow_id: str, console: Console) -> in
             console.print(
                 f"decision: [bold]{record.label}[/bold] by {record.decided_by} at {record.at:%Y-%m-%d %H:%M:%S}{note}"
             )
+        for hold in status.holds:
+            if hold.reversible and hold.outcome in ("held", "kept"):
+                lapse = f", lapses at {hold.lapses_at:%Y-%m-%d %H:%M} UTC" if hold.lapses_at else ""
+                what = ", ".join(a.value for a in hold.reversible)
+                console.print(f"can be undone: {what} (riposte undo {workflow_id}){lapse}")
+            for note in hold.irreversible:
+                console.print(f"cannot be undone: {note}")
         factors = status.factors
         actions = [r for d in status.decisions for r in d.results]
         if status.pending:
             offered = ", ".join(f"{o.id} ({o.label})" for o in status.pending.assessment.options)
             console.print(f"waiting for a decision; options: {offered}")
+        elif status.offer:
+            offered = ", ".join(f"{o.id} ({o.label})" for o in status.offer.assessment.options)
+            console.print(f"FYI open to a choice until {status.offer.expires_at:%Y-%m-%d %H:%M:%S}; options: {offered}")
     table = Table("factor", "points", "why")
     for factor in factors:
         table.add_row(factor.name, f"{factor.points:.1f}", factor.detail)

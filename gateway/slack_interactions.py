@@ -1,4 +1,4 @@
-"""POST /slack/interactions: Approve/Deny clicks, verified, delivered to the run, then acknowledged.
+"""POST /slack/interactions: Approve/Deny and Undo clicks, verified, delivered to the run, then acknowledged.
 
 The signature (`X-Slack-Signature` over the raw body, at most 64 KiB read within 2 s,
 timestamps older than 5 minutes refused) and the app id are checked here; whether this person
@@ -43,8 +43,8 @@ from gateway.errors import GatewayError, error_response
 from gateway.limits import read_body
 from gateway.temporal import TemporalUnavailable
 from riposte.models.digest import DECIDE_ALL, DIGEST_ACTION_PREFIX, BulkAck, BulkDecision, DigestButton
-from riposte.models.runs import DECIDE, DecisionAck, DecisionRequest
-from riposte.models.slack import ACTION_PREFIX, ButtonValue
+from riposte.models.runs import DECIDE, UNDO, DecisionAck, DecisionRequest, UndoAck
+from riposte.models.slack import ACTION_PREFIX, UNDO_PREFIX, ButtonValue
 from riposte.settings import Settings
 from riposte.urls import origin
 
@@ -70,12 +70,22 @@ class Click:
         url = payload.get("response_url")
         self.response_url: str | None = url if isinstance(url, str) else None
         self.action_id: str = str(action.get("action_id", ""))
+        self.undo = self.action_id.startswith(UNDO_PREFIX)  # Undo / Keep locked: the run's `undo` update
 
 
 @dataclass(frozen=True)
 class Outcome:
     text: str
     recorded: bool
+
+
+def undo_text(ack: UndoAck) -> str:
+    if ack.outcome == "kept":
+        return ":lock: Recorded: *kept locked*. The lock no longer lapses."
+    if ack.outcome == "failed":
+        details = "; ".join(r.detail for r in ack.results if r.detail)
+        return f"{NOT_RECORDED} Akku did not unlock the account ({details}); it is still locked. Try again."
+    return ":leftwards_arrow_with_hook: Recorded: *undone*. The account is unlocked in Akku."
 
 
 def signature_ok(verifier: SignatureVerifier, body: bytes, headers: dict[str, str]) -> bool:
@@ -137,7 +147,9 @@ def build_slack_router(settings: Settings, get_client: Callable[[], Awaitable[Cl
                 if said is not None:
                     in_body.append(said)
                 continue
-            if not isinstance(action, dict) or not str(action.get("action_id", "")).startswith(ACTION_PREFIX):
+            if not isinstance(action, dict) or not str(action.get("action_id", "")).startswith(
+                (ACTION_PREFIX, UNDO_PREFIX)
+            ):
                 continue
             try:
                 click = Click(payload, action, ButtonValue.unpack(str(action.get("value") or "")))
@@ -196,10 +208,16 @@ def build_slack_router(settings: Settings, get_client: Callable[[], Awaitable[Cl
         try:
             client = await asyncio.wait_for(get_client(), max(0.05, deadline - time.monotonic()))
             handle = client.get_workflow_handle(click.workflow_id)
-            ack = await asyncio.wait_for(
-                handle.execute_update(DECIDE, decision, result_type=DecisionAck),
-                max(0.05, deadline - time.monotonic()),
-            )
+            ack: DecisionAck | UndoAck
+            if click.undo:
+                ack = await asyncio.wait_for(
+                    handle.execute_update(UNDO, decision, result_type=UndoAck), max(0.05, deadline - time.monotonic())
+                )
+            else:
+                ack = await asyncio.wait_for(
+                    handle.execute_update(DECIDE, decision, result_type=DecisionAck),
+                    max(0.05, deadline - time.monotonic()),
+                )
         except WorkflowUpdateFailedError as exc:
             reason = exc.cause.message if isinstance(exc.cause, ApplicationError) else str(exc.cause or exc)
             log.warning(
@@ -211,7 +229,16 @@ def build_slack_router(settings: Settings, get_client: Callable[[], Awaitable[Cl
             return Outcome(f"{NOT_RECORDED} Riposte could not reach the run; try again, or `riposte approve`.", False)
         except RPCError as exc:
             if exc.status is RPCStatusCode.NOT_FOUND:
-                return Outcome(":information_source: Not recorded: this run has ended; nothing to decide.", False)
+                if click.undo:
+                    return Outcome(
+                        ":information_source: Not recorded: this run has closed, so Riposte can no longer undo it; "
+                        "unlock the account in Akku's console.",
+                        False,
+                    )
+                return Outcome(
+                    ":information_source: Not recorded: this investigation has closed; nothing can be decided on it now.",
+                    False,
+                )
             log.error("could not deliver decision on %s: %s", click.workflow_id, exc.message)
             return Outcome(f"{NOT_RECORDED} Riposte could not reach the run; try again, or `riposte approve`.", False)
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
@@ -224,6 +251,9 @@ def build_slack_router(settings: Settings, get_client: Callable[[], Awaitable[Cl
         except Exception as exc:
             log.exception("could not deliver decision on %s", click.workflow_id)
             return Outcome(f"{NOT_RECORDED} Riposte could not record this ({type(exc).__name__}); try again.", False)
+        if isinstance(ack, UndoAck):
+            log.info("undo %s on %s by %s: %s", click.option_id, click.workflow_id, click.user_id, ack.outcome)
+            return Outcome(undo_text(ack), recorded=ack.outcome != "failed")
         log.info("decision %s on %s by %s: %s", click.option_id, click.workflow_id, click.user_id, ack.status)
         if ack.status == "decided":
             text = f":white_check_mark: Recorded: *{click.option_id.replace('_', ' ')}*. The run is acting on it."

@@ -38,6 +38,37 @@ def default_options(actions: list[ActionKind]) -> list[ApprovalOption]:
     return [approve_option(actions or [ActionKind.LOCK]), DISMISS]
 
 
+def offer_option(actions: list[ActionKind]) -> ApprovalOption:
+    """The button an FYI offers for the band above it: 'Lock and revoke sessions'."""
+    names = [a.value.replace("_", " ") for a in actions]
+    label = (", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]).capitalize()
+    label = label.replace("mfa", "MFA")
+    return ApprovalOption(id="approve", label=label[:75], actions=actions, style="danger", confirm=True)
+
+
+def offer(playbook: Playbook, band: Band, user: UserRecord | None, role: str | None) -> list[ApprovalOption]:
+    """What a notify band's FYI offers: the next stronger band (its options, or its actions as one
+    button) and a dismiss. Nothing when no band above acts, or all it would do is already done
+    (or cannot be done: revoking a role needs the role)."""
+    stronger = [
+        b for b in playbook.bands[: playbook.bands.index(band)] if b.response in (Response.APPROVE, Response.ACT)
+    ]
+    if band.response is not Response.NOTIFY or not stronger:
+        return []
+    above = stronger[-1]  # bands are listed from the highest down: the last stronger one is next above
+    if above.options:
+        options = list(above.options)
+    else:
+        actions = [a for a in above.actions if not (a is ActionKind.LOCK and user and user.status == "locked")]
+        if not actions:
+            return []
+        options = [offer_option(actions)]
+    options = [o for o in options if role or ActionKind.REVOKE_ROLE not in o.actions]
+    if not any(o.actions for o in options):
+        return []
+    return options if any(not o.actions for o in options) else [*options, DISMISS]
+
+
 def response_rank(response: Response) -> int:
     return RANK[response]
 
@@ -131,6 +162,7 @@ def evaluate(inp: EvaluationInput) -> Assessment:
         action_window_seconds=limit.window.total_seconds(),
         role=role,
         role_target=role_target,
+        offer=offer(playbook, band, user, role) if response is Response.NOTIFY else [],
     )
 
 

@@ -68,6 +68,7 @@ def _workflow_of(module: str) -> str:
         "investigation.py": "InvestigationWorkflow",
         "approval.py": "InvestigationWorkflow",
         "actions.py": "InvestigationWorkflow",
+        "containment.py": "InvestigationWorkflow",
         "alert.py": "AlertWorkflow",
         "governor.py": "ActionGovernor",
         "digest.py": "DigestWorkflow",

@@ -37,7 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from riposte.models.actions import ActionRequest, ActionResult
     from riposte.models.common import ActionKind
     from riposte.models.governor import PermitDecision, PermitRequest
-    from riposte.models.runs import Assessment, Notification
+    from riposte.models.runs import ApprovalPosted, Assessment, Notification
     from workflows import patches
     from workflows.approval import activity_error_text
 
@@ -131,26 +131,57 @@ class Writes:
         self.applied.append(key)
         return result
 
+    async def write(
+        self, action: ActionKind, target: str, *, key: str, reason: str, role: str | None = None
+    ) -> ActionResult:
+        """One Akku write under its idempotency key, at most once per run (keys carried across
+        continue-as-new); a failure comes back as a `failed` result, never as an exception."""
+        if key in self.applied:
+            return ActionResult(actor_id=target, action=action, status="skipped", detail="done before")
+        try:
+            result = await workflow.execute_activity_method(
+                AkkuActivities.apply_action,
+                ActionRequest(
+                    actor_id=target,
+                    action=action,
+                    reason=reason,
+                    reference=workflow.info().workflow_id,
+                    idempotency_key=key,
+                    role=role,
+                ),
+                start_to_close_timeout=AKKU_WRITE_TIMEOUT,
+                retry_policy=AKKU_WRITE,
+            )
+        except ActivityError as err:
+            cause = err.cause
+            kind = cause.type if isinstance(cause, ApplicationError) and cause.type else "error"
+            message = cause.message if isinstance(cause, ApplicationError) else str(err)
+            return ActionResult(actor_id=target, action=action, status="failed", detail=f"{kind}: {message}")
+        self.applied.append(key)
+        return result
 
-async def notify(notification: Notification) -> None:
+
+async def notify(notification: Notification) -> ApprovalPosted | None:
+    """Post an FYI; the message (channel, ts) it became, or None if Slack could not take it (or
+    the run was recorded by code whose notices answered nothing)."""
     if patches.since(patches.LEAN_DECISIONS):
         # a short post: a local activity in the workflow task that records the decision rather
         # than a task of its own; if Slack is slow or down it falls back to an activity, so a
         # stopping worker never waits on Slack for longer than the budget
         try:
-            await workflow.execute_local_activity_method(
+            return await workflow.execute_local_activity_method(
                 SlackActivities.notify,
                 notification,
                 schedule_to_close_timeout=LOCAL_BUDGET,
                 retry_policy=SLACK_NOTIFY,
             )
-            return
         except (ActivityError, LocalBudgetSpent) as err:  # live: ActivityError; replayed: TimeoutError
             why = activity_error_text(err) if isinstance(err, ActivityError) else str(err)
             workflow.logger.info("local Slack notice failed; retrying as an activity: %s", why)
     try:
-        await workflow.execute_activity_method(
+        return await workflow.execute_activity_method(
             SlackActivities.notify, notification, start_to_close_timeout=SLACK_TIMEOUT, retry_policy=SLACK_NOTIFY
         )
     except ActivityError as err:
         workflow.logger.warning("could not notify Slack", extra={"error": activity_error_text(err)})
+        return None

@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         DISPATCH_TIMEOUT,
         IP_ACTIVITY_TIMEOUT,
         LOCAL_BUDGET,
+        LOCAL_MAX_PEOPLE,
         READ_HEARTBEAT,
         RESOLVE_TIMEOUT,
     )
@@ -46,7 +47,6 @@ BATCH = 100  # Akku's batch query limit
 CONCURRENCY = 4  # batches in flight at once
 MAX_ACTORS = 5000  # one alert acts on at most this many accounts
 RESOLVE_CHUNK = 500
-LOCAL_MAX_PEOPLE = 20  # an alert about at most this many people runs its steps locally
 ADMIN_HISTORY_DAYS = 90  # log rules (docs/rules.md): compare an admin against their own last 90 days
 LIST_CAP = 100
 ArgT = TypeVar("ArgT")

@@ -12,7 +12,7 @@ Used only from workflow code: time through `workflow.now()`, side effects throug
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from enum import Enum
 
 from temporalio import workflow
@@ -38,6 +38,8 @@ with workflow.unsafe.imports_passed_through():
         DeciderCheck,
         DecisionAck,
         DecisionRequest,
+        Hold,
+        ThreadReminder,
     )
     from workflows import patches
 
@@ -218,7 +220,11 @@ class ApprovalRound:
             if due.escalate:
                 self.schedule = schedule.after_escalation(self.schedule)
                 if self.digest is None:  # a digest's request is escalated by its message, not one by one
-                    self.posted.append(await self._post(self.policy.escalate_channel))
+                    waited = {
+                        "waited_seconds": int((now - self.schedule.started).total_seconds()),
+                        "waited_in": next((p.channel for p in self.posted if p.ts), self.policy.channel),
+                    }
+                    self.posted.append(await self._post(self.policy.escalate_channel, waited))
             return Wake.TICK
         return Wake.DECIDED if self.chosen is not None else Wake.FINDING
 
@@ -244,27 +250,34 @@ class ApprovalRound:
         results: list[ActionResult] | None = None,
         *,
         still_open: bool = False,
-    ) -> None:
+        hold: Hold | None = None,
+    ) -> list[ApprovalUpdate]:
+        """Rewrite each posted message; returns what was sent (containment shows an undo on them later)."""
+        sent = []
         for posted in self.posted:
             if not posted.ts:
                 continue
+            update = ApprovalUpdate(
+                request=self.request,
+                posted=posted,
+                headline=headline,
+                decided_by=deciders or [],
+                decided_at=workflow.now() if deciders else None,
+                results=results or [],
+                keep_buttons=still_open,
+                hold=hold,
+            )
+            sent.append(update)
             try:
                 await workflow.execute_activity_method(
                     SlackActivities.update_approval,
-                    ApprovalUpdate(
-                        request=self.request,
-                        posted=posted,
-                        headline=headline,
-                        decided_by=deciders or [],
-                        decided_at=workflow.now() if deciders else None,
-                        results=results or [],
-                        keep_buttons=still_open,
-                    ),
+                    update,
                     start_to_close_timeout=SLACK_TIMEOUT,
                     retry_policy=SLACK_NOTIFY,
                 )
             except ActivityError as err:
                 workflow.logger.warning("could not update the Slack message", extra={"error": activity_error_text(err)})
+        return sent
 
     async def _remind(self) -> None:
         if self.digest is not None:  # the digest's message stands for it: no reminder one by one
@@ -272,7 +285,28 @@ class ApprovalRound:
         if not any(p.ts for p in self.posted):  # Slack was down when we asked: ask again now
             self.posted = [await self._post(self.policy.channel)]
             return
+        if workflow.patched(patches.REMINDER_IN_THREAD):  # a reply in the thread pings; an edit does not
+            await self._remind_in_thread()
+            return
         await self.update_messages("Reminder: still waiting for a decision", still_open=True)
+
+    async def _remind_in_thread(self) -> None:
+        """A reply in the request's thread that mentions who may decide and says how long it has waited."""
+        posted = next(p for p in self.posted if p.ts)
+        try:
+            await workflow.execute_activity_method(
+                SlackActivities.remind,
+                ThreadReminder(
+                    request=self.request,
+                    posted=posted,
+                    allowed=sorted(self.allowed),
+                    waited_seconds=int((workflow.now() - self.schedule.started).total_seconds()),
+                ),
+                start_to_close_timeout=SLACK_TIMEOUT,
+                retry_policy=SLACK_NOTIFY,
+            )
+        except ActivityError as err:
+            workflow.logger.warning("could not remind in Slack", extra={"error": activity_error_text(err)})
 
     async def _resolve_approvers(self) -> None:
         try:
@@ -286,15 +320,16 @@ class ApprovalRound:
         except ActivityError as err:
             workflow.logger.warning("could not resolve approvers", extra={"error": activity_error_text(err)})
 
-    async def _post(self, channel: str | None) -> ApprovalPosted:
-        """Post the request; if Slack stays down the run waits all the same (the CLI decides)."""
+    async def _post(self, channel: str | None, waited: Mapping[str, object] | None = None) -> ApprovalPosted:
+        """Post the request (to the escalation channel: with how long it has waited); if Slack stays
+        down the run waits all the same (the CLI decides)."""
         if patches.since(patches.APPROVERS_BEFORE_POST):
             # learn who may decide before the buttons exist: a fast click must not be refused
             await self._resolve_approvers()
         try:
             posted = await workflow.execute_activity_method(
                 SlackActivities.post_approval,
-                self.request.model_copy(update={"channel": channel}),
+                self.request.model_copy(update={"channel": channel, **(waited or {})}),
                 start_to_close_timeout=SLACK_TIMEOUT,
                 retry_policy=SLACK_POST,
             )

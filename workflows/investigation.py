@@ -19,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.decide import ScoringActivities
-    from activities.retry import SCORING, SCORING_TIMEOUT
+    from activities.retry import LOCAL_MAX_PEOPLE, SCORING, SCORING_TIMEOUT
     from playbooks import schedule
     from playbooks import wording as say
     from playbooks.decide import default_options, response_rank
@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         ADD_FINDING,
         DECIDE,
         STATUS,
+        UNDO,
         ApprovalRequest,
         Assessment,
         DecisionAck,
@@ -38,19 +39,23 @@ with workflow.unsafe.imports_passed_through():
         DecisionRequest,
         EvaluationInput,
         Finding,
+        Hold,
         InvestigationInput,
         InvestigationOutcome,
         InvestigationState,
         InvestigationStatus,
         Notification,
         Stage,
+        UndoAck,
     )
     from riposte.temporal import run_url
     from workflows import patches
     from workflows.actions import Writes, key_base, notify, permit
     from workflows.approval import ApprovalRound, Wake
     from workflows.case import Case
+    from workflows.containment import Containment
     from workflows.ledger import Ledger
+    from workflows.offer import CLOSED, DECIDED, SUPERSEDED, Offer, carried_offer, carry, chosen, end_offer, open_offer
 
 REQUEST_LIFETIME = timedelta(days=7)  # how long an open-ended request's buttons say they last
 
@@ -65,11 +70,13 @@ class InvestigationWorkflow:
         self._case = Case(self._actor, list(carried.findings), list(carried.seen_finding_ids))
         self._ledger = Ledger(list(carried.decisions), carried.stage or Stage.ASSESSING)
         self._writes = Writes(self._actor, list(carried.applied))
+        self._containment = Containment(self._actor, list(carried.holds), self._case, self._ledger, self._writes)
         self._opened_at: datetime | None = carried.opened_at
         self._inbox: list[Finding] = []
         self._assessment: Assessment | None = carried.assessment
         self._round: ApprovalRound | None = None  # a person is being asked
         self._lean = False  # lean-acting-v1, learnt when the run starts
+        self._offer: Offer | None = carried_offer(self._case, carried)
 
     # --- messages ------------------------------------------------------------------------
 
@@ -81,22 +88,41 @@ class InvestigationWorkflow:
 
     @workflow.update(name=DECIDE)
     async def decide(self, request: DecisionRequest) -> DecisionAck:
-        approval = self._round
+        approval = self._pending()
         if approval is not None and workflow.patched(patches.DECIDE_CONFIRMS_DECIDER):
             await approval.confirm(request)  # raises NotAllowed: still an approver, the operator's proof
-        if approval is None or self._round is not approval:  # lost a race with another click
-            raise ApplicationError("this request has already been decided", type="AlreadyDecided")
+        if approval is None or self._pending() is not approval:  # lost a race with another click, or closed
+            why = approval.why_closed if isinstance(approval, Offer) else ""
+            raise ApplicationError(why or "this request has already been decided", type="AlreadyDecided")
         return approval.vote(request)
 
     @decide.validator
     def _check_decision(self, request: DecisionRequest) -> None:
         """Refuse before anything is written to the history."""
-        if self._round is None:
+        pending = self._pending()
+        if pending is None:
+            offer = self._offer
+            if offer is not None and offer.request.request_id == request.request_id:
+                raise ValueError(offer.why_closed)
             raise ValueError("no decision is pending on this investigation")
         excluded = names_of(self._actor, self._case.user())
-        if self._round.request.assessment.role_target:  # nobody decides on a role they were given
-            excluded.add(self._round.request.assessment.role_target.lower())
-        self._round.check(request, excluded=excluded)
+        if pending.request.assessment.role_target:  # nobody decides on a role they were given
+            excluded.add(pending.request.assessment.role_target.lower())
+        pending.check(request, excluded=excluded)
+
+    def _pending(self) -> ApprovalRound | None:
+        """The round a decision is for: a request being asked, or an FYI's open offer."""
+        offer = self._offer if self._offer is not None and self._offer.open else None
+        return self._round or offer
+
+    @workflow.update(name=UNDO)
+    async def undo(self, request: DecisionRequest) -> UndoAck:
+        """Undo (unlock) or Keep locked: workflows/containment.py."""
+        return await self._containment.decide(request)
+
+    @undo.validator
+    def _check_undo(self, request: DecisionRequest) -> None:
+        self._containment.check(request, excluded=names_of(self._actor, self._case.user()))
 
     @workflow.query(name=STATUS)
     def status(self) -> InvestigationStatus:
@@ -110,7 +136,9 @@ class InvestigationWorkflow:
             playbook=a.playbook if a else None,
             pending=pending.request if pending else None,
             approvals=sorted(pending.votes) if pending else [],
+            offer=self._offer.request if self._offer is not None and self._offer.open else None,
             decisions=self._ledger.decisions,
+            holds=self._containment.listed(),
         )
 
     # --- the run -------------------------------------------------------------------------
@@ -120,24 +148,34 @@ class InvestigationWorkflow:
         self._lean = workflow.patched(patches.LEAN_ACTING)
         if self._opened_at is None:
             self._opened_at = workflow.now()
+        self._containment.resume()
         while True:
             if not self._inbox:
                 try:
                     await workflow.wait_condition(
-                        lambda: bool(self._inbox), timeout=self._case.quiet_period(), timeout_summary="quiet period"
+                        lambda: bool(self._inbox) or chosen(self._offer),
+                        timeout=self._case.quiet_period(),
+                        timeout_summary="quiet period",
                     )
                 except TimeoutError:
-                    break
-            await self._respond(await self._evaluate())
+                    if not await self._containment.held_open(lambda: bool(self._inbox) or chosen(self._offer)):
+                        break  # a time-boxed lock keeps the run open until it lapses
+            if chosen(self._offer):
+                await end_offer(self._offer, DECIDED, "", self._conclude)
+            if self._inbox:
+                await self._respond(await self._evaluate())
             info = workflow.info()
             if (
                 info.is_continue_as_new_suggested()
                 or info.get_current_history_length() > self._options.continue_as_new_after
             ):
-                await workflow.wait_condition(workflow.all_handlers_finished)
+                await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self._containment.settled())
+                if chosen(self._offer):  # chosen meanwhile: applied first, never lost to the new run
+                    continue
                 workflow.continue_as_new(
                     InvestigationInput(actor_id=self._actor, options=self._options, carried=self._carry())
                 )
+        await end_offer(self._offer, CLOSED, "Closed: nobody chose in time; nothing was changed", self._conclude)
         self._ledger.set_stage(
             Stage.CLOSED,
             f"Closed after a quiet period: {say.summary(self._ledger.decisions)}",
@@ -169,6 +207,8 @@ class InvestigationWorkflow:
         return assessment
 
     async def _respond(self, assessment: Assessment) -> None:
+        if chosen(self._offer) or response_rank(assessment.response) > response_rank(Response.NOTIFY):
+            await end_offer(self._offer, SUPERSEDED, f"Superseded: score now {assessment.score:.0f}", self._conclude)
         done = max((response_rank(d.response) for d in self._ledger.decisions), default=-1)
         if response_rank(assessment.response) <= done:
             self._ledger.set_stage(
@@ -184,6 +224,10 @@ class InvestigationWorkflow:
             if patches.since(patches.LEAN_DECISIONS):  # the decision and the stage in one upsert
                 self._ledger.record(assessment, DecisionLabel.NOTIFIED, Response.NOTIFY, "policy")
                 self._ledger.set_stage(Stage.NOTIFIED, details)
+                if assessment.offer and workflow.patched(patches.ACTIONABLE_NOTIFY):
+                    dry_run = self._case.dry_run(assessment, self._options)
+                    self._offer = await open_offer(self._case, assessment, self._run_url(), dry_run=dry_run)
+                    return
                 await self._notify(f"FYI: {say.describe(self._actor, assessment)}", assessment, [])
                 return
             self._ledger.set_stage(Stage.NOTIFIED, details)
@@ -200,7 +244,7 @@ class InvestigationWorkflow:
 
     async def _act_automatically(self, assessment: Assessment) -> None:
         if not self._case.dry_run(assessment, self._options):
-            answer = await permit(f"{key_base()}:{len(self._ledger.decisions)}", assessment, local=self._lean)
+            answer = await permit(f"{key_base()}:{len(self._ledger.decisions)}", assessment, local=self._local())
             if not answer.granted:
                 await self._ask(assessment, note=say.refusal_note(answer), automatic_refused=True)
                 return
@@ -213,12 +257,13 @@ class InvestigationWorkflow:
         label = DecisionLabel.DRY_RUN if self._case.dry_run(assessment, self._options) else DecisionLabel.ACTED
         self._ledger.record(assessment, label, Response.ACT, "policy", actions=assessment.actions, results=results)
         self._ledger.set_stage(Stage(label), f"Score {assessment.score:.0f}: {say.results_text(results)}")
-        await self._notify(f"Acted automatically: {say.describe(self._actor, assessment)}", assessment, results)
+        hold = self._containment.hold(assessment, results, response=Response.ACT)
+        await self._notify(f"Acted automatically: {say.describe(self._actor, assessment)}", assessment, results, hold)
 
     async def _apply_actions(self, actions: list[ActionKind], assessment: Assessment) -> list[ActionResult]:
         dry_run = self._case.dry_run(assessment, self._options)
         return await self._writes.apply(
-            actions, assessment, decision=len(self._ledger.decisions), dry_run=dry_run, local=self._lean
+            actions, assessment, decision=len(self._ledger.decisions), dry_run=dry_run, local=self._local()
         )
 
     # --- asking a person -----------------------------------------------------------------
@@ -335,19 +380,25 @@ class InvestigationWorkflow:
             )
             headline = f"No decision in {policy.timeout}: dismissed without action{why}"
         self._ledger.set_stage(Stage(record.label), f"{headline}; {say.results_text(record.results)}")
-        await approval.update_messages(headline, voters, record.results)
-
-    async def _notify(self, headline: str, assessment: Assessment, results: list[ActionResult]) -> None:
-        await notify(
-            Notification(
-                actor_id=self._actor,
-                headline=headline,
-                assessment=assessment,
-                user=self._case.user(),
-                results=results,
-                run_ui_url=self._run_url(),
-            )
+        hold = self._containment.hold(
+            assessment, record.results, response=Response.APPROVE, allowed=sorted(approval.allowed)
         )
+        sent = await approval.update_messages(headline, voters, record.results, hold=hold)
+        self._containment.shown(hold, approval=sent)
+
+    async def _notify(
+        self, headline: str, assessment: Assessment, results: list[ActionResult], hold: Hold | None = None
+    ) -> None:
+        notice = Notification(
+            actor_id=self._actor,
+            headline=headline,
+            assessment=assessment,
+            user=self._case.user(),
+            results=results,
+            run_ui_url=self._run_url(),
+            hold=hold,
+        )
+        self._containment.shown(hold, notice=notice, posted=await notify(notice))
 
     # --- the record ----------------------------------------------------------------------
 
@@ -360,24 +411,19 @@ class InvestigationWorkflow:
             opened_at=self._opened_at,
             assessment=self._assessment,
             stage=self._ledger.stage,
+            **carry(self._offer),
+            holds=self._containment.holds,
         )
 
     def _outcome(self) -> InvestigationOutcome:
-        a = self._assessment
-        last = self._ledger.decisions[-1] if self._ledger.decisions else None
-        return InvestigationOutcome(
-            actor_id=self._actor,
-            detections=a.detections if a else [],
-            score=a.score if a else 0.0,
-            factors=a.factors if a else [],
-            decision=last.label if last else DecisionLabel.OBSERVED,
-            decided_by=last.decided_by if last else "policy",
-            actions=[r for d in self._ledger.decisions for r in d.results],
-            findings=len(self._case.seen),
-            opened_at=self._opened_at or workflow.now(),
-            closed_at=workflow.now(),
-            dry_run=self._options.dry_run,
+        return self._ledger.outcome(
+            self._actor, self._assessment, len(self._case.seen), self._opened_at, dry_run=self._options.dry_run
         )
+
+    def _local(self) -> bool:
+        """lean-acting-v1: the permit and the writes as local activities, for an alert about a few
+        people; a storm's investigations take activities, as their alert run does."""
+        return self._lean and self._case.latest().context.actor_count <= LOCAL_MAX_PEOPLE
 
     def _run_url(self) -> str | None:
         return run_url(self._options.ui_url, self._options.namespace, workflow.info().workflow_id)

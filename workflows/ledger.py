@@ -11,6 +11,7 @@ from workflow code.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
@@ -20,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from riposte import search_attributes as sa
     from riposte.models.actions import ActionResult
     from riposte.models.common import ActionKind, Response
-    from riposte.models.runs import Assessment, DecisionLabel, DecisionRecord, Stage
+    from riposte.models.runs import Assessment, DecisionLabel, DecisionRecord, InvestigationOutcome, Stage
     from workflows import patches
 
 
@@ -85,3 +86,22 @@ class Ledger:
         if updates:
             workflow.upsert_search_attributes(updates)
         workflow.set_current_details(details)
+
+    def outcome(
+        self, actor_id: str, assessment: Assessment | None, findings: int, opened_at: datetime | None, *, dry_run: bool
+    ) -> InvestigationOutcome:
+        """The run's result: its last assessment and decision, every action it applied."""
+        a, last = assessment, (self.decisions[-1] if self.decisions else None)
+        return InvestigationOutcome(
+            actor_id=actor_id,
+            detections=a.detections if a else [],
+            score=a.score if a else 0.0,
+            factors=a.factors if a else [],
+            decision=last.label if last else DecisionLabel.OBSERVED,
+            decided_by=last.decided_by if last else "policy",
+            actions=[r for d in self.decisions for r in d.results],
+            findings=findings,
+            opened_at=opened_at or workflow.now(),
+            closed_at=workflow.now(),
+            dry_run=dry_run,
+        )

@@ -49,6 +49,9 @@ APPROVAL_DIGEST = "approval-digest-v1"
 # lean-acting-v1 includes lean-decisions-v1 (and so the three before it): a new run records one marker
 LEAN_ACTING = "lean-acting-v1"
 ALERT_STAGE_AT_START = "alert-stage-at-start-v1"
+ACTIONABLE_NOTIFY = "actionable-notify-v1"
+REMINDER_IN_THREAD = "reminder-in-thread-v1"
+CONTAINMENT = "containment-v1"
 
 _INVESTIGATION = "InvestigationWorkflow"
 REGISTER: tuple[Patch, ...] = (
@@ -127,9 +130,9 @@ REGISTER: tuple[Patch, ...] = (
     Patch(
         LEAN_ACTING,
         _INVESTIGATION,
-        "an automatic decision in one workflow task: the permit and the Akku writes as local activities "
-        "(each falls back to an activity past its budget), the score and the decision in one upsert, no "
-        "upsert at close; implies lean-decisions-v1",
+        "an automatic decision in one workflow task: for an alert about at most 20 people the permit and the "
+        "Akku writes run as local activities (each falls back to an activity past its budget); the score and "
+        "the decision in one upsert, no upsert at close; implies lean-decisions-v1",
         "3e523b9",
         _older(_INVESTIGATION, LEAN_ACTING),
     ),
@@ -139,6 +142,32 @@ REGISTER: tuple[Patch, ...] = (
         "no search-attribute upsert when the alert has dispatched (its run's status says so)",
         "3e523b9",
         _older("AlertWorkflow", ALERT_STAGE_AT_START),
+    ),
+    Patch(
+        ACTIONABLE_NOTIFY,
+        _INVESTIGATION,
+        "a notify whose playbook has a stronger band posts its FYI with that band's choices (who may decide "
+        "resolved first, an activity) instead of a plain notice; a choice made before the quiet period ends is "
+        "applied like an approval; the message is updated when it is chosen, superseded or the run closes",
+        "29e0f70",
+        _older(_INVESTIGATION, ACTIONABLE_NOTIFY),
+    ),
+    Patch(
+        REMINDER_IN_THREAD,
+        _INVESTIGATION,
+        "a reminder is a reply in the request's thread that mentions who may decide (an activity) instead of an "
+        "edit of the request",
+        "29e0f70",
+        _older(_INVESTIGATION, REMINDER_IN_THREAD),
+    ),
+    Patch(
+        CONTAINMENT,
+        _INVESTIGATION,
+        "the `undo` update (Undo / Keep locked on what a decision applied, confirmed like an approval) unlocks "
+        "through Akku and updates the messages; a playbook's contain_for starts a lapse timer that unlocks by "
+        "itself, and the run stays open until it lapses (recorded only by runs that get an undo or a lapse timer)",
+        "8b45954",
+        _older(_INVESTIGATION, CONTAINMENT),
     ),
 )
 

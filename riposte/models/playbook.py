@@ -146,6 +146,18 @@ class Playbook(Strict):
     guards: Guards = Field(default_factory=Guards)
     dry_run: bool = False
     detect: Detect = Field(default_factory=Detect)
+    contain_for: Duration | None = Field(
+        default=None,
+        description="time-boxed containment: a lock this playbook applied is lifted by itself after this long, "
+        "unless a person confirms it first (Keep locked)",
+    )
+
+    @field_validator("contain_for")
+    @classmethod
+    def _contain_for_positive(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value <= timedelta(0):
+            raise ValueError("contain_for must be a positive duration (e.g. 4h)")
+        return value
 
     @field_validator("bands")
     @classmethod

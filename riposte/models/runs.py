@@ -21,6 +21,7 @@ from riposte.models.playbook import ApprovalOption, PlaybookSnapshot
 # Message names, shared by their senders and the workflows that receive them.
 ADD_FINDING = "add_finding"  # signal: a finding about the investigation's person (signal-with-start)
 DECIDE = "decide"  # update: a person's choice on a pending approval
+UNDO = "undo"  # update: a person takes back what a decision applied (Undo), or keeps a time-boxed lock
 STATUS = "status"  # query: where an investigation stands
 
 
@@ -37,6 +38,8 @@ class Stage(StrEnum):
     NOTIFIED = "notified"
     OBSERVED = "observed"
     DRY_RUN = "dry_run"
+    UNDONE = "undone"
+    LOCK_KEPT = "lock_kept"
     CLOSED = "closed"
 
 
@@ -50,6 +53,8 @@ class DecisionLabel(StrEnum):
     NOTIFIED = "notified"
     OBSERVED = "observed"
     DRY_RUN = "dry_run"
+    UNDONE = "undone"  # a person took back what a decision applied, or its contain_for lapsed
+    LOCK_KEPT = "lock_kept"  # a person confirmed a time-boxed lock: it no longer lapses
 
 
 class RunOptions(Model):
@@ -123,6 +128,8 @@ class Assessment(Model):
     action_window_seconds: float = 3600.0
     role: str | None = None  # admin elevation: the role to revoke
     role_target: str | None = None
+    # a notify band's FYI offers the band above it: a person may choose, nothing happens without one
+    offer: list[ApprovalOption] = Field(default_factory=list)
 
 
 class EvaluationInput(Model):
@@ -156,6 +163,12 @@ class ApprovalRequest(Model):
     # escalated because an automatic action was refused (the action limit, or a pause): a person
     # decides, and the playbook's timeout fallback never applies
     automatic_refused: bool = False
+    # an FYI's optional choice (a notify band offering the band above it): the run does not wait for
+    # it, and it can be chosen only until `expires_at` (the end of the run's quiet period)
+    offer: bool = False
+    # posted again to the escalation channel: how long it had waited, and where
+    waited_seconds: int | None = None
+    waited_in: str | None = None
 
 
 class Approvers(Model):
@@ -182,6 +195,7 @@ class DecisionRequest(Model):
     via: Literal["slack", "cli"] = "slack"
     proof: str | None = None  # CLI: HMAC under the operator's token over this decision (riposte/operators.py)
     via_digest: str | None = None  # the digest whose Approve all / Deny all this comes from
+    reason: str = Field(default="", max_length=500)  # undo: why (the CLI's --reason; not covered by the proof)
 
 
 class DeciderCheck(Model):
@@ -213,6 +227,16 @@ class Notification(Model):
     user: UserRecord | None = None
     results: list[ActionResult] = Field(default_factory=list)
     run_ui_url: str | None = None
+    hold: Hold | None = None  # what the action applied that can, or cannot, be undone
+
+
+class ThreadReminder(Model):
+    """Input of the activity that reminds the people who may decide, in the request's thread."""
+
+    request: ApprovalRequest
+    posted: ApprovalPosted
+    allowed: list[str] = Field(default_factory=list)  # Slack ids resolved for this round
+    waited_seconds: int
 
 
 class ApprovalUpdate(Model):
@@ -225,6 +249,56 @@ class ApprovalUpdate(Model):
     decided_at: datetime | None = None
     results: list[ActionResult] = Field(default_factory=list)
     keep_buttons: bool = False  # a reminder or a re-score: the request is still open
+    hold: Hold | None = None  # after a decision that applied actions: what can, or cannot, be undone
+
+
+# --- containment (what can be undone; workflows/containment.py) --------------------------
+
+
+class Hold(Model):
+    """What one decision applied, as Undo and Keep locked see it: the reversible actions (a lock
+    Riposte applied), why the others cannot be taken back, and when a time-boxed lock lapses."""
+
+    decision: int  # the decision's index in the run's ledger
+    request_id: str  # "undo-<decision>": what an Undo / Keep locked click or `riposte undo` names
+    workflow_id: str
+    actor_id: str
+    reversible: list[ActionKind] = Field(default_factory=list)
+    irreversible: list[str] = Field(default_factory=list)  # one sentence per action that cannot be undone
+    lapses_at: datetime | None = None  # contain_for: unlocked by itself then, unless someone keeps it
+    approvers: list[str] = Field(default_factory=list)  # the playbook's approval policy: who may undo
+    approver_group: str | None = None
+    allowed: list[str] = Field(default_factory=list)  # Slack ids known to the run as approvers (empty: unknown)
+    outcome: Literal["held", "kept", "undone", "lapsed"] = "held"
+    by: str = ""  # who undid or kept it
+    at: datetime | None = None
+    reason: str = ""
+    results: list[ActionResult] = Field(default_factory=list)  # Akku's answers to the reversal
+
+
+class HoldRecord(Model):
+    """A hold and what is needed to act on it and show it again: carried across continue-as-new."""
+
+    hold: Hold
+    assessment: Assessment
+    response: Response
+    notice: Notification | None = None  # the notice after an automatic action, as posted
+    notice_posted: ApprovalPosted | None = None
+    approval: list[ApprovalUpdate] = Field(default_factory=list)  # the decided approval message(s)
+
+
+class HoldUpdate(Model):
+    """Input of the activity that shows an undo, a lapse or a kept lock on the messages."""
+
+    notice: Notification | None = None
+    notice_posted: ApprovalPosted | None = None
+    approval: list[ApprovalUpdate] = Field(default_factory=list)
+
+
+class UndoAck(Model):
+    outcome: Literal["undone", "kept", "failed"]  # failed: Akku did not unlock; the account is still locked
+    results: list[ActionResult] = Field(default_factory=list)
+    detail: str = ""
 
 
 # --- outcome -----------------------------------------------------------------------------
@@ -253,6 +327,10 @@ class InvestigationState(Model):
     opened_at: datetime | None = None
     assessment: Assessment | None = None  # the latest score: the outcome and status keep it
     stage: Stage | None = None  # absent in runs continued by older code: they start over at "assessing"
+    offer: ApprovalRequest | None = None  # an FYI's choice still open (actionable-notify-v1)
+    offer_posted: list[ApprovalPosted] = Field(default_factory=list)
+    offer_allowed: list[str] = Field(default_factory=list)  # who may decide it, as resolved when it was posted
+    holds: list[HoldRecord] = Field(default_factory=list)  # containment: what can be undone, lapse timers
 
 
 class InvestigationStatus(Model):
@@ -264,7 +342,9 @@ class InvestigationStatus(Model):
     playbook: str | None = None
     pending: ApprovalRequest | None = None
     approvals: list[str] = Field(default_factory=list)
+    offer: ApprovalRequest | None = None  # an FYI's optional choice, open until its expires_at
     decisions: list[DecisionRecord] = Field(default_factory=list)
+    holds: list[Hold] = Field(default_factory=list)
 
 
 class InvestigationOutcome(Model):
@@ -282,6 +362,8 @@ class InvestigationOutcome(Model):
 
 
 InvestigationInput.model_rebuild()
+Notification.model_rebuild()
+ApprovalUpdate.model_rebuild()
 
 
 # --- dispatch (alert run -> investigations) ----------------------------------------------

@@ -13,6 +13,7 @@ from pydantic import ConfigDict, Field
 from riposte.models.common import Model
 
 ACTION_PREFIX = "riposte_decide_"  # action_id of every decision button
+UNDO_PREFIX = "riposte_undo_"  # action_id of the Undo and Keep locked buttons (value: r = "undo-<n>")
 VALUE_LIMIT = 2000  # Slack's limit on a button value
 
 

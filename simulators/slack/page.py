@@ -1,5 +1,6 @@
 """The simulator's page: the channel's messages with working buttons, as Slack would render them;
-a message's thread replies (`thread_ts`) show under it, as Slack shows an opened thread.
+a message's thread replies (`thread_ts`) show under it, as Slack shows an opened thread. Mentions
+of people (`<@U…>`), user groups (`<!subteam^S…>`) and channels (`<#C…>`) show as Slack shows them.
 
 Text arrives as Slack mrkdwn, already escaped the way Slack wants (`&amp;`, `&lt;`, `&gt;`): the
 page keeps those entities and escapes any other `&`, `<`, `>`, so nothing in a message becomes HTML.
@@ -36,6 +37,8 @@ function md(t){
     let m = part.match(/^<(https?:[^|>]+)\\|([^>]*)>$/);
     if (m) return '<a href="' + esc(m[1]) + '" target="_blank">' + esc(m[2]) + '</a>';
     if ((m = part.match(/^<@(\\w+)>$/))) return '@' + m[1];
+    if ((m = part.match(/^<!subteam\\^(\\w+)(?:\\|([^>]*))?>$/))) return '<b>' + esc(m[2] || '@' + m[1]) + '</b>';
+    if ((m = part.match(/^<#(\\w+)(?:\\|([^>]*))?>$/))) return '#' + esc(m[2] || m[1]);
     if ((m = part.match(/^<!date\\^[^|>]*\\|([^>]*)>$/))) return esc(m[1]);
     return fmt(esc(part));
   }).join('');
@@ -49,6 +52,7 @@ async function click(channel, ts, action_id, confirmText){
 function render(m){
   const d = document.createElement('div'); d.className = 'msg';
   d.innerHTML = '<div class="meta">' + m.channel + ' · ' + new Date(parseFloat(m.ts)*1000).toLocaleTimeString() + (m.updates.length ? ' · edited' : '') + '</div>';
+  if (!m.blocks.length) d.insertAdjacentHTML('beforeend', '<div class="sec">' + md(m.text) + '</div>');  // text alone, as Slack shows it
   for (const b of m.blocks){
     if (b.type === 'header') d.insertAdjacentHTML('beforeend', '<div class="h">' + md(b.text.text) + '</div>');
     else if (b.type === 'section') d.insertAdjacentHTML('beforeend', '<div class="sec">' + md(b.text.text) + '</div>');

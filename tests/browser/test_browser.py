@@ -18,6 +18,7 @@ from cli.rig import free_port, playbooks_with, running_stack
 from riposte import search_attributes
 from riposte.temporal import data_converter
 from tests.digest.support import until_stages
+from tests.support.offers import akku_writes, notify_playbooks
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -115,3 +116,54 @@ async def test_the_digest_renders_in_the_slack_simulators_page_and_approve_all_d
         approved = await until_stages(client, task_queue, {"approved": 6}, timeout=60)
         assert set(approved.values()) == {"approved"}
         await page.get_by_text("analyst chose Approve all: 6 decided").first.wait_for(timeout=20_000)
+
+
+async def test_an_analyst_acts_from_an_fyi_in_the_slack_simulators_page(
+    browser: Browser, client: Client, task_queue: str, tmp_path: Path
+) -> None:
+    """A notify band's FYI offers the band above it: clicked on the page, the lock lands in Akku."""
+    async with running_stack(client, task_queue, riposte_playbooks_dir=notify_playbooks(tmp_path)) as stack:
+        fired = await driver.fire_scenario(stack, "dormant_account")
+        ((workflow_id, status),) = (await driver.settle(stack, fired)).items()
+        assert status.stage == "notified" and stack.slack_url
+        page = await browser.new_page()
+
+        async def confirm(dialog: Dialog) -> None:
+            await dialog.accept()
+
+        page.on("dialog", confirm)
+        await page.goto(stack.slack_url)
+        button = page.get_by_role("button", name="Lock and revoke sessions", exact=True)
+        await button.wait_for(timeout=15_000)
+        await page.get_by_text("Nothing changes unless someone chooses").wait_for(timeout=5_000)
+        await page.select_option("#who", "U0ANALYST")
+        await button.click()
+        done = await driver.wait_for_stage(stack.client, workflow_id, "approved")
+        assert done.decisions[-1].decided_by == "analyst"
+        applied = {(w["action"], w["status"]) for w in await akku_writes(stack)}
+        assert applied == {("lock", "applied"), ("sessions_revoke", "applied")}
+
+
+async def test_a_reply_in_a_thread_shows_under_its_message_with_its_mentions(
+    browser: Browser, client: Client, task_queue: str
+) -> None:
+    async with running_stack(client, task_queue) as stack:
+        assert stack.slack_url
+        api = f"{stack.slack_url.rstrip('/')}/api"
+        token = {"Authorization": f"Bearer {stack.settings.slack_bot_token.get_secret_value()}"}
+        async with httpx.AsyncClient(headers=token) as http:
+            first = (
+                await http.post(f"{api}/chat.postMessage", json={"channel": "C0SECOPS", "text": "a request"})
+            ).json()
+            reply = {
+                "channel": "C0SECOPS",
+                "thread_ts": first["ts"],
+                "text": ":bell: <!subteam^S0SECOPS> <@U0ANALYST>: still waiting 5 min, see <#C0SECLEADS>",
+            }
+            assert (await http.post(f"{api}/chat.postMessage", json=reply)).json()["ok"]
+        page = await browser.new_page()
+        await page.goto(stack.slack_url)
+        thread = page.locator(".thread")
+        await thread.wait_for(timeout=15_000)
+        said = await thread.inner_text()
+        assert "1 in thread" in said and "@S0SECOPS @U0ANALYST: still waiting 5 min, see #C0SECLEADS" in said

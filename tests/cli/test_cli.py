@@ -27,7 +27,20 @@ from cli.rig import running_stack, stack_settings, terminate_open_workflows
 from cli.stack import StackOptions
 
 runner = CliRunner()
-COMMANDS = ["dev", "demo", "worker", "gateway", "simulate", "replay", "approve", "deny", "runs", "show", "export"]
+COMMANDS = [
+    "dev",
+    "demo",
+    "worker",
+    "gateway",
+    "simulate",
+    "replay",
+    "approve",
+    "deny",
+    "undo",
+    "runs",
+    "show",
+    "export",
+]
 
 
 def test_help_lists_every_command_and_each_explains_itself() -> None:

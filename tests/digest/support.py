@@ -12,6 +12,7 @@ from temporalio.service import RPCError
 from cli import driver
 from cli.stack import Stack
 from riposte.models.digest import DIGEST_ACTION_PREFIX, DIGEST_STATUS, DigestStatus
+from riposte.models.slack import UNDO_PREFIX
 
 
 async def sim(http: httpx.AsyncClient, root: str | None, path: str) -> Any:
@@ -31,10 +32,15 @@ def buttons(blocks: list[dict[str, Any]]) -> list[str]:
 
 
 async def approval_messages(http: httpx.AsyncClient, stack: Stack) -> list[dict[str, Any]]:
-    """Top-level messages that asked for a decision (their first version had buttons): per-person
-    requests and digests. Notices of automatic actions and replies in threads are not among them."""
+    """Top-level messages that asked for a decision (their first version had decision or digest
+    buttons): per-person requests and digests. Notices of automatic actions (whose only buttons
+    undo what was done) and replies in threads are not among them."""
     messages = (await sim(http, stack.slack_url, "/_sim/messages"))["messages"]
-    return [m for m in messages if not m.get("thread_ts") and buttons(first_version(m))]
+    return [
+        m
+        for m in messages
+        if not m.get("thread_ts") and any(not a.startswith(UNDO_PREFIX) for a in buttons(first_version(m)))
+    ]
 
 
 def digests(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ stack (worker, gateway, simulators) runs for real.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -21,6 +22,7 @@ from cli import driver
 from cli.operators import decide
 from cli.rig import playbooks_with, running_stack, start_time_skipping_server
 from cli.stack import Stack
+from tests.support.offers import click, has_buttons, notify_playbooks, reply_saying
 
 pytestmark = pytest.mark.time_skipping
 
@@ -91,13 +93,16 @@ async def test_reminder_then_fallback_when_nobody_decides(
         ((workflow_id, status),) = (await driver.settle(stack, fired)).items()
         assert status.stage == "waiting_for_approval"
         await env.sleep(timedelta(minutes=11))  # past remind_after (10 min)
-        (message,) = await messages(stack)
-        assert any("Reminder" in str(u) for u in [message["text"], *message["blocks"]])
-        assert "riposte_decide" in str(message["blocks"])  # a reminder keeps the buttons
+        # the reminder is a reply in the request's thread that pings who may decide (an edit pings nobody)
+        message, reminder = await messages(stack)
+        assert reminder["thread_ts"] == message["ts"] and reminder["channel"] == message["channel"]
+        assert reminder["text"].startswith(":bell: <@U0ANALYST>: still waiting 10 min for a decision: ")
+        assert "Run in Temporal" in str(reminder["blocks"])
+        assert message["updates"] == [] and "riposte_decide" in str(message["blocks"])  # the request, untouched
         await env.sleep(timedelta(minutes=20))  # past the 30-minute timeout
         await until_stage(stack, workflow_id, "timed_out", env)
         assert [(w["action"], w["status"]) for w in await akku_writes(stack)] == [("sessions_revoke", "applied")]
-        (message,) = await messages(stack)
+        message, _ = await messages(stack)
         assert "No decision in 0:30:00" in message["text"] and "riposte_decide" not in str(message["blocks"])
         await end(env, stack, workflow_id)
 
@@ -123,14 +128,61 @@ async def test_slack_down_the_run_waits_and_the_cli_still_decides(env: WorkflowE
 
 
 async def test_escalation_to_a_second_channel_then_keep_waiting(env: WorkflowEnvironment, task_queue: str) -> None:
-    async with running_stack(env.client, task_queue) as stack:
+    async with running_stack(env.client, task_queue, slack_approver_group="S0SECOPS") as stack:
         fired = await driver.fire_scenario(stack, "admin_elevation")
         ((workflow_id, status),) = (await driver.settle(stack, fired)).items()
         assert status.stage == "waiting_for_approval"
-        await env.sleep(timedelta(minutes=16))  # past escalate_after (15 min)
-        channels = sorted(m["channel"] for m in await messages(stack))
-        assert channels == ["C0SECLEADS", "C0SECOPS"]  # the on-call channel, then the security leads
+        await env.sleep(timedelta(minutes=16))  # past remind_after (5 min) and escalate_after (15 min)
+        found = await messages(stack)
+        requests = [m for m in found if not m["thread_ts"]]
+        assert [m["channel"] for m in requests] == ["C0SECOPS", "C0SECLEADS"]  # on call, then the security leads
+        (reminder,) = [m for m in found if m["thread_ts"]]
+        assert reminder["thread_ts"] == requests[0]["ts"]
+        assert reminder["text"].startswith(":bell: <!subteam^S0SECOPS>: still waiting 5 min")  # the approver group
+        assert "Waiting 15 min for a decision in <#C0SECOPS>" in str(requests[1]["blocks"])
         await env.sleep(timedelta(hours=2))  # admin elevation never falls back: it keeps waiting
         now = await driver.investigation_status(stack.client, workflow_id)
         assert now is not None and now.pending is not None and await akku_writes(stack) == []
+        await end(env, stack, workflow_id)
+
+
+async def test_an_fyi_nobody_acts_on_changes_nothing_and_its_run_closes(
+    env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    async with running_stack(env.client, task_queue, riposte_playbooks_dir=notify_playbooks(tmp_path)) as stack:
+        fired = await driver.fire_scenario(stack, "dormant_account")
+        ((workflow_id, status),) = (await driver.settle(stack, fired)).items()
+        assert status.stage == "notified"
+        await env.sleep(timedelta(hours=4, minutes=1))  # past the quiet period (dormant-account: 4 h)
+        handle = stack.client.get_workflow_handle(workflow_id)
+        outcome = await handle.result()
+        assert outcome["decision"] == "notified" and await akku_writes(stack) == []
+        (message,) = await messages(stack)
+        assert not has_buttons(message) and "Closed: nobody chose in time; nothing was changed" in message["text"]
+        await end(env, stack, workflow_id)
+
+
+async def test_a_click_on_an_fyi_after_its_run_closed_is_answered_closed(
+    env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    """Slack was down when the run closed, so the buttons stayed: a click then changes nothing."""
+    async with running_stack(env.client, task_queue, riposte_playbooks_dir=notify_playbooks(tmp_path)) as stack:
+        fired = await driver.fire_scenario(stack, "dormant_account")
+        ((workflow_id, status),) = (await driver.settle(stack, fired)).items()
+        assert status.stage == "notified"
+        for _ in range(100):  # the FYI is posted just after the decision is recorded
+            if await messages(stack):
+                break
+            await asyncio.sleep(0.05)
+        assert len(await messages(stack)) == 1
+        await env.sleep(timedelta(hours=3))
+        await slack(stack, "POST", "/_sim/down")
+        await env.sleep(timedelta(hours=1, minutes=1))  # the run closes; withdrawing its buttons fails
+        await stack.client.get_workflow_handle(workflow_id).result()
+        await slack(stack, "DELETE", "/_sim/down")
+        (message,) = await messages(stack)
+        assert has_buttons(message)
+        assert (await click(stack, workflow_id, "approve", "U0ANALYST")).status_code == 200
+        await reply_saying(stack, "this investigation has closed")
+        assert await akku_writes(stack) == []
         await end(env, stack, workflow_id)

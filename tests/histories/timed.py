@@ -5,7 +5,9 @@ steps answer from a script (tests/support/doubles.py), so each branch is reached
 and quickly: a reminder, the escalation to a second channel, the deadline with the fallback
 (permit granted, permit refused, or no fallback after a refused automatic action), Slack down
 at the ask and at the reminder, the quiet period closing the run, continue-as-new carrying the
-state. Each history is exported for tests/histories/ (record.py writes the files).
+state, a notify's FYI offer chosen or left alone; Undo by click and by the CLI, a time-boxed
+lock lapsing, and Keep locked. Each history is exported for tests/histories/ (record.py writes
+the files).
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from playbooks.decide import DISMISS, offer_option
 from riposte.models.common import ActionKind, DetectionType, Response
 from riposte.models.playbook import Approval
 from riposte.models.runs import (
     ADD_FINDING,
     DECIDE,
     STATUS,
+    UNDO,
     DecisionRequest,
     Finding,
     InvestigationInput,
@@ -176,12 +180,136 @@ async def continue_as_new_with_carried_state(
     return first
 
 
+def _offering(script: Script) -> None:
+    script.assessments["dormant_account"] = assessment(
+        Response.NOTIFY, [], playbook="dormant-account", score=20
+    ).model_copy(update={"offer": [offer_option([ActionKind.LOCK, ActionKind.REVOKE_SESSIONS]), DISMISS]})
+
+
+async def notify_offer_chosen(env: WorkflowEnvironment, queue: str, script: Script) -> WorkflowHandle[object, object]:
+    """A notify's FYI offers the band above it; a person chooses it; the quiet period closes the run."""
+    _offering(script)
+    handle = await _start(env, queue, "timed6")
+    await handle.signal(ADD_FINDING, finding("u_timed6", DetectionType.DORMANT_ACCOUNT, "t6"))
+    for _ in range(400):  # posted (not queried: a query during the scoring step splits its workflow task)
+        if script.posted:
+            break
+        await asyncio.sleep(0.05)
+    (offer,) = script.posted
+    await handle.execute_update(
+        DECIDE, DecisionRequest(request_id=offer.request_id, option_id="approve", decided_by="U0ANALYST")
+    )
+    await handle.result()
+    return handle
+
+
+async def notify_offer_nobody_chooses(
+    env: WorkflowEnvironment, queue: str, script: Script
+) -> WorkflowHandle[object, object]:
+    """A notify's FYI offers the band above it; nobody chooses; the close withdraws its buttons."""
+    _offering(script)
+    handle = await _start(env, queue, "timed7")
+    await handle.signal(ADD_FINDING, finding("u_timed7", DetectionType.DORMANT_ACCOUNT, "t7"))
+    await handle.result()
+    return handle
+
+
+def with_contain_for(base: Finding, contain_for: timedelta) -> Finding:
+    rules = base.playbook.playbook.model_copy(update={"contain_for": contain_for})
+    return base.model_copy(update={"playbook": base.playbook.model_copy(update={"playbook": rules})})
+
+
+async def held(handle: WorkflowHandle[object, object], script: Script) -> InvestigationStatus:
+    """The run's holds, once it has written to Akku. No query before that: a query that reaches a
+    workflow task still waiting on its scoring local activity splits the task, and such a history
+    does not replay with a patch checked after it."""
+    for _ in range(400):
+        if script.writes:
+            break
+        await asyncio.sleep(0.05)
+    for _ in range(400):
+        status: InvestigationStatus = await handle.query(STATUS, result_type=InvestigationStatus)
+        if status.holds:
+            return status
+        await asyncio.sleep(0.05)
+    raise RuntimeError("the investigation never applied anything")
+
+
+async def undo_by_click(env: WorkflowEnvironment, queue: str, script: Script) -> WorkflowHandle[object, object]:
+    """An automatic lock, then Undo from Slack: confirmed, unlocked, recorded, the notice updated."""
+    script.assessments["mfa_fatigue"] = assessment(Response.ACT, [ActionKind.LOCK], playbook="mfa-fatigue")
+    handle = await _start(env, queue, "undo1")
+    await handle.signal(ADD_FINDING, finding("u_undo1", DetectionType.MFA_FATIGUE, "x1"))
+    (hold,) = (await held(handle, script)).holds
+    await handle.execute_update(
+        UNDO, DecisionRequest(request_id=hold.request_id, option_id="undo", decided_by="U0ANALYST")
+    )
+    await handle.result()
+    return handle
+
+
+async def undo_by_cli_after_approval(
+    env: WorkflowEnvironment, queue: str, script: Script
+) -> WorkflowHandle[object, object]:
+    """An approved lock, then `riposte undo`: the decided message gets the undo too."""
+    script.assessments["brute_force"] = assessment(Response.APPROVE, [ActionKind.LOCK], playbook="brute-force")
+    handle = await _start(env, queue, "undo2")
+    await handle.signal(ADD_FINDING, finding("u_undo2", DetectionType.BRUTE_FORCE, "x2"))
+    for _ in range(400):  # posted (who may decide is known by then); no query before: see held()
+        if script.posted:
+            break
+        await asyncio.sleep(0.05)
+    status = await pending(handle)
+    assert status.pending is not None
+    await handle.execute_update(
+        DECIDE, DecisionRequest(request_id=status.pending.request_id, option_id="approve", decided_by="U0ANALYST")
+    )
+    (hold,) = (await held(handle, script)).holds
+    await handle.execute_update(
+        UNDO,
+        DecisionRequest(request_id=hold.request_id, option_id="undo", decided_by="cli:maria", via="cli", proof="valid"),
+    )
+    await handle.result()
+    return handle
+
+
+async def contain_for_lapses(env: WorkflowEnvironment, queue: str, script: Script) -> WorkflowHandle[object, object]:
+    """A lock time-boxed to 4 h: the run outlives its 1 h quiet period, unlocks at 4 h, then closes."""
+    script.assessments["mfa_fatigue"] = assessment(Response.ACT, [ActionKind.LOCK], playbook="mfa-fatigue")
+    handle = await _start(env, queue, "undo3")
+    boxed = with_contain_for(finding("u_undo3", DetectionType.MFA_FATIGUE, "x3"), timedelta(hours=4))
+    await handle.signal(ADD_FINDING, boxed)
+    await handle.result()
+    return handle
+
+
+async def keep_locked(env: WorkflowEnvironment, queue: str, script: Script) -> WorkflowHandle[object, object]:
+    """A time-boxed lock kept by a person: the lapse is cancelled, the run closes on its quiet period."""
+    script.assessments["mfa_fatigue"] = assessment(Response.ACT, [ActionKind.LOCK], playbook="mfa-fatigue")
+    handle = await _start(env, queue, "undo4")
+    boxed = with_contain_for(finding("u_undo4", DetectionType.MFA_FATIGUE, "x4"), timedelta(hours=4))
+    await handle.signal(ADD_FINDING, boxed)
+    (hold,) = (await held(handle, script)).holds
+    await handle.execute_update(
+        UNDO, DecisionRequest(request_id=hold.request_id, option_id="keep", decided_by="U0ANALYST")
+    )
+    await handle.result()
+    return handle
+
+
+CONTAINMENT: tuple[Branch, ...] = (undo_by_click, undo_by_cli_after_approval, contain_for_lapses, keep_locked)
+
+
 # recorded on the dev server in real time (seconds-long schedule); the rest skip time
 REAL_TIME: tuple[Branch, ...] = (fallback_refused_then_a_person,)
 BRANCHES: tuple[Branch, ...] = (
     reminder_escalation_and_fallback,
     refused_action_never_falls_back,
     slack_down_at_ask_and_reminder,
+    notify_offer_chosen,
+    notify_offer_nobody_chooses,
+    *CONTAINMENT,
+    # last: its second run stays open on a queue nobody polls, which stops the server skipping time
     continue_as_new_with_carried_state,
 )
 

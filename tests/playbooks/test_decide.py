@@ -9,11 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from playbooks.decide import combine, evaluate, response_rank
+from playbooks.decide import combine, evaluate, offer, response_rank
 from playbooks.loader import PlaybookError, PlaybookSet, load_playbook
 from riposte.models.alert import Source
 from riposte.models.common import ActionKind, DetectionType, Response
 from riposte.models.evidence import ActorEvidence, AlertContext, GeoPoint, IpStats, UserRecord
+from riposte.models.playbook import Band, Playbook
 from riposte.models.runs import Assessment, EvaluationInput, Finding
 from tests.playbooks.builders import NOW, PLAYBOOKS, evidence, finding
 
@@ -276,3 +277,46 @@ def test_protected_ids_compare_case_insensitively_and_the_deployment_list_adds_t
     assert protection("u_breakglass", None, guards) is not None
     assert protection("u_10001", None, guards) is None
     assert protection("u_10001", None, guards, ["U_10001"]) is not None
+
+
+# --- what a notify band offers --------------------------------------------------------------
+
+
+def _band(name: str, response: Response) -> tuple[Playbook, Band]:
+    snapshot = PLAYBOOKS.get(name)
+    assert snapshot is not None
+    return snapshot.playbook, next(b for b in snapshot.playbook.bands if b.response is response)
+
+
+def test_a_notify_band_offers_the_band_above_it_and_a_dismiss() -> None:
+    rules, notify = _band("credential-stuffing", Response.NOTIFY)
+    assert [(o.id, o.label, o.actions) for o in offer(rules, notify, None, None)] == [
+        ("approve", "Lock and revoke sessions", [ActionKind.LOCK, ActionKind.REVOKE_SESSIONS]),
+        ("dismiss", "Dismiss as benign", []),
+    ]
+    rules, notify = _band("admin-elevation", Response.NOTIFY)  # the band above lists its own options
+    assert [o.id for o in offer(rules, notify, None, "global_admin")] == ["revoke_role", "revoke_and_lock", "dismiss"]
+    assert offer(rules, notify, None, None) == []  # no role known to revoke: nothing to offer
+
+
+def test_nothing_is_offered_that_is_done_already_or_by_a_band_that_does_not_notify() -> None:
+    rules, notify = _band("brute-force", Response.NOTIFY)  # the band above only locks
+    locked = UserRecord(actor_id="u_1", status="locked")
+    assert offer(rules, notify, locked, None) == []
+    for response in (Response.ACT, Response.APPROVE, Response.OBSERVE):
+        assert offer(rules, _band("brute-force", response)[1], None, None) == []
+
+
+def test_only_a_notify_response_carries_an_offer() -> None:
+    pushes = [NOW - timedelta(seconds=100 - 10 * i) for i in range(8)]
+    acted = run(finding(DetectionType.MFA_FATIGUE, evidence(push_challenges=pushes)))
+    assert acted.response is Response.ACT and acted.offer == []
+    base = finding(DetectionType.MFA_FATIGUE, evidence(push_challenges=pushes))
+    bands = [
+        Band(min_score=100, response=Response.APPROVE, actions=[ActionKind.RESET_MFA]),
+        Band(min_score=0, response=Response.NOTIFY),
+    ]
+    rules = base.playbook.playbook.model_copy(update={"bands": bands})
+    told = run(base.model_copy(update={"playbook": base.playbook.model_copy(update={"playbook": rules})}))
+    assert told.response is Response.NOTIFY and told.actions == [] and told.options == []
+    assert [o.label for o in told.offer] == ["Reset MFA", "Dismiss as benign"]

@@ -29,7 +29,9 @@ from riposte.models.runs import (
     DecisionRequest,
     EvaluationInput,
     Finding,
+    HoldUpdate,
     Notification,
+    ThreadReminder,
 )
 
 PLAYBOOKS = PlaybookSet.load(Path(__file__).resolve().parents[2] / "playbooks")
@@ -93,6 +95,9 @@ class Script:
     writes: list[ActionRequest] = field(default_factory=list)
     updates: list[ApprovalUpdate] = field(default_factory=list)
     notices: list[Notification] = field(default_factory=list)
+    reminders: list[ThreadReminder] = field(default_factory=list)
+    hold_updates: list[HoldUpdate] = field(default_factory=list)
+    failing: set[ActionKind] = field(default_factory=set)  # Akku refuses these writes
 
     def activities(self) -> list[Any]:
         script = self
@@ -122,12 +127,23 @@ class Script:
             return update.posted
 
         @activity.defn(name="Notify the team in Slack")
-        async def notify(notification: Notification) -> None:
+        async def notify(notification: Notification) -> ApprovalPosted:
             script.notices.append(notification)
+            return ApprovalPosted(channel="C1", ts=f"n{len(script.notices)}.0")
+
+        @activity.defn(name="Show an undo in Slack")
+        async def update_hold(update: HoldUpdate) -> None:
+            script.hold_updates.append(update)
+
+        @activity.defn(name="Remind in the request's thread in Slack")
+        async def remind(reminder: ThreadReminder) -> None:
+            script.reminders.append(reminder)
 
         @activity.defn(name="Apply response action in Akku")
         async def apply_action(request: ActionRequest) -> ActionResult:
             script.writes.append(request)
+            if request.action in script.failing:
+                raise ApplicationError("Akku refused", type="AkkuConflict", non_retryable=True)
             return ActionResult(actor_id=request.actor_id, action=request.action, status="applied")
 
         @activity.defn(name="Ask the action governor for a permit")
@@ -162,6 +178,8 @@ class Script:
             post_approval,
             update_approval,
             notify,
+            remind,
+            update_hold,
             apply_action,
             acquire_permit,
             confirm,
