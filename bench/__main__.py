@@ -300,7 +300,8 @@ def digest_row(w: dict[str, Any]) -> Row:
     ok = w["top_level_messages"] <= 3 and w["each_once"]
     return Row(
         f"a {w['people']}-person wave past the action limit (25 automatic, {w['asked']} for a person)",
-        f"{w['top_level_messages']} top-level Slack messages ({w['digests']} digest); one Approve all → last of "
+        f"{w['top_level_messages']} top-level Slack messages asking for a decision ({w['digests']} digest; "
+        f"{w.get('notices', 0)} notices of the automatic actions besides); one Approve all → last of "
         f"{w['asked'] * 2} writes in {w['click_to_last_write_s']:.1f} s ({per_click * 1000:.0f} ms per person)",
         f"the wave's 25 automatic actions: {w['automatic_s']:.1f} s from the alert ({per_auto * 1000:.0f} ms per person)",
         "",

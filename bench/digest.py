@@ -7,7 +7,8 @@ On a stack of its own with the shipped playbooks (the limit at its default, 25 a
 credential-stuffing alert names `people` accounts: 25 are acted on automatically and the rest
 wait for a person. Measured: the top-level Slack messages the wave posts (one digest and the
 first requests of the window, instead of one per person), and the time from one Approve all
-click on the digest to the last of its Akku writes. Its baseline, in the same run: the wave's
+click on the digest to the last of its Akku writes. The notices of the automatic actions (at most
+the limit) are counted apart. Its baseline, in the same run: the wave's
 own automatic actions, from the alert to the 25th person's writes, per person.
 """
 
@@ -27,6 +28,7 @@ from cli import driver
 from cli.rig import running_stack
 from cli.stack import Stack
 from riposte.models.digest import DIGEST_ACTION_PREFIX
+from riposte.models.slack import ACTION_PREFIX
 
 LIMIT = 25  # the shipped playbooks' auto_action_limit
 ACTIONS_PER_PERSON = 2  # credential stuffing: lock and revoke sessions
@@ -48,6 +50,17 @@ async def _messages(http: httpx.AsyncClient, stack: Stack) -> list[dict[str, Any
     assert stack.slack_url
     found: list[dict[str, Any]] = (await http.get(f"{stack.slack_url.rstrip('/')}/_sim/messages")).json()["messages"]
     return found
+
+
+def _first_buttons(message: dict[str, Any]) -> list[str]:
+    """The action ids of a message as first posted (updates may have removed its buttons)."""
+    blocks = message["updates"][0]["blocks"] if message.get("updates") else message.get("blocks") or []
+    return [str(e.get("action_id", "")) for b in blocks if b.get("type") == "actions" for e in b.get("elements") or []]
+
+
+def _asks(message: dict[str, Any]) -> bool:
+    """A request for a decision or a digest (a notice's only buttons undo what was done)."""
+    return any(a.startswith((ACTION_PREFIX, DIGEST_ACTION_PREFIX)) for a in _first_buttons(message))
 
 
 def _is_digest(message: dict[str, Any]) -> bool:
@@ -94,6 +107,7 @@ async def wave(stack: Stack, people: list[str]) -> dict[str, Any]:
         await _until(digest_current, 120, "the digest showing the whole wave")
         messages = await _messages(http, stack)
         top_level = [m for m in messages if not m.get("thread_ts")]
+        asking = [m for m in top_level if _asks(m)]
         digest = next(m for m in top_level if _is_digest(m))
         before = len(await _applied(http, stack))
         clicked = time.monotonic()
@@ -118,7 +132,8 @@ async def wave(stack: Stack, people: list[str]) -> dict[str, Any]:
     return {
         "people": len(people),
         "asked": asked,
-        "top_level_messages": len(top_level),
+        "top_level_messages": len(asking),  # asking for a decision
+        "notices": len(top_level) - len(asking),  # of the automatic actions
         "digests": sum(1 for m in top_level if _is_digest(m)),
         "automatic_s": automatic,
         "all_waiting_s": waiting,

@@ -12,6 +12,7 @@ def wave(**changes: Any) -> dict[str, Any]:
         "people": 500,
         "asked": 475,
         "top_level_messages": 3,
+        "notices": 25,
         "digests": 1,
         "automatic_s": 12.5,
         "all_waiting_s": 40.0,
@@ -26,7 +27,7 @@ def wave(**changes: Any) -> dict[str, Any]:
 def test_a_wave_in_three_messages_written_once_passes_and_shows_its_rate_beside_the_automatic_one() -> None:
     row = digest_row(wave())
     assert row.verdict == "PASS"
-    assert "3 top-level Slack messages (1 digest)" in row.riposte
+    assert "3 top-level Slack messages asking for a decision (1 digest; 25 notices" in row.riposte
     assert "100 ms per person" in row.riposte  # 47.5 s for 475 people
     assert "500 ms per person" in row.baseline  # 12.5 s for the 25 automatic ones
 
