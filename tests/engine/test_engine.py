@@ -202,6 +202,17 @@ async def test_the_governor_caps_automatic_locks_and_escalates_the_rest(stack: S
     assert all(
         "automatic-action limit reached" in " ".join(s.pending.assessment.guard_notes) for s in escalated if s.pending
     )
+    # an alert about more than 20 people is a storm's shape: its investigations take their permit
+    # and write as activities, not local activities (lean-acting-v1 keeps those for small alerts)
+    acted = next(w for w, s in statuses.items() if s.stage == "acted")
+    history = await stack.client.get_workflow_handle(acted).fetch_history()
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+    assert scheduled.count("Ask the action governor for a permit") == 1
+    assert scheduled.count("Apply response action in Akku") == 2
 
 
 async def test_a_second_detection_merges_and_never_asks_twice(stack: Stack) -> None:
