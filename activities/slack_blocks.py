@@ -192,18 +192,7 @@ def approval_blocks(request: ApprovalRequest, *, buttons: bool = True, note: str
         )
     if note:  # Riposte's own words and approver mentions (`<@U…>`), nothing from outside
         blocks.append(_context(note))
-    if buttons and a.options:
-        blocks.append(
-            {
-                "type": "actions",
-                "block_id": f"riposte_{request.request_id}",
-                "elements": [_button(request, o) for o in a.options[:25]],
-            }
-        )
-    links = _links(request.run_ui_url, request.siem_url)
-    if links:
-        blocks.append(_context(links))
-    return blocks[:BLOCK_LIMIT]
+    return _with_choices(blocks, request, buttons=buttons)
 
 
 def offer_blocks(request: ApprovalRequest, *, buttons: bool = True, note: str | None = None) -> list[Block]:
@@ -229,11 +218,17 @@ def offer_blocks(request: ApprovalRequest, *, buttons: bool = True, note: str | 
         )
         if note:  # Riposte's own words, nothing from outside
             blocks.append(_context(note))
+    return _with_choices(blocks, request, buttons=buttons)
+
+
+def _with_choices(blocks: list[Block], request: ApprovalRequest, *, buttons: bool) -> list[Block]:
+    """A request's buttons (one per option) and its links close its message, within Slack's limits."""
+    if buttons and request.assessment.options:
         blocks.append(
             {
                 "type": "actions",
                 "block_id": f"riposte_{request.request_id}",
-                "elements": [_button(request, o) for o in a.options[:25]],
+                "elements": [_button(request, o) for o in request.assessment.options[:25]],
             }
         )
     links = _links(request.run_ui_url, request.siem_url)

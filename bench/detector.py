@@ -43,7 +43,7 @@ from temporalio.client import Client
 from bench.stats import Sample
 from cli.detect import read_status
 from cli.driver import simulator_root
-from cli.rig import stack_settings, terminate_open_workflows
+from cli.rig import process_env, stack_settings, terminate_open_workflows
 from cli.stack import Stack, StackOptions, embedded_stack
 from clients.akku.adapter import timestamp
 from clients.akku.client import AkkuClient
@@ -127,9 +127,7 @@ async def detecting(
 ) -> AsyncIterator[tuple[Stack, subprocess.Popen[bytes]]]:
     queue = f"bench-detect-{mode}-{uuid.uuid4().hex[:6]}"
     settings = stack_settings(client, queue, riposte_detect=mode, riposte_detect_poll_seconds=poll_seconds)
-    from bench.riposte_figures import _process_env
-
-    env = _process_env(
+    env = process_env(
         settings,
         RIPOSTE_DETECT=mode,
         RIPOSTE_DETECT_POLL_SECONDS=str(poll_seconds),
@@ -274,10 +272,8 @@ async def keeping_up(
 
 async def idle_worker_rss(client: Client, seconds: float = 10.0) -> float:
     """The baseline for the detector's RSS: the same worker process with RIPOSTE_DETECT=off."""
-    from bench.riposte_figures import _process_env
-
     queue = f"bench-idle-{uuid.uuid4().hex[:6]}"
-    env = _process_env(stack_settings(client, queue, riposte_detect="off"), RIPOSTE_DETECT="off")
+    env = process_env(stack_settings(client, queue, riposte_detect="off"), RIPOSTE_DETECT="off")
     worker = subprocess.Popen(  # noqa: S603, ASYNC220 - fixed argv; Popen returns at once
         [RIPOSTE, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )

@@ -21,7 +21,7 @@ from bench import baseline
 from bench.cpu import CpuMeter
 from bench.stats import Sample
 from cli import driver
-from cli.rig import free_port
+from cli.rig import free_port, process_env
 from cli.stack import Stack
 from gateway.sources import samples
 from riposte.models.runs import AlertRunOutcome
@@ -74,22 +74,6 @@ async def alert_to_first_write(stack: Stack, n: int, warmup: int = 3) -> Sample:
     return sample
 
 
-def _process_env(settings: Settings, **extra: str) -> dict[str, str]:
-    """Environment for a `riposte` subprocess on the same Temporal, simulators and playbooks."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "AKKU_", "SLACK_", "RIPOSTE_"))}
-    env.update(
-        TEMPORAL_ADDRESS=settings.target_host,
-        TEMPORAL_TASK_QUEUE=settings.temporal_task_queue,
-        AKKU_BASE_URL=settings.akku_base_url,
-        SLACK_API_URL=settings.slack_api_url,
-        RIPOSTE_PLAYBOOKS_DIR=str(settings.riposte_playbooks_dir),
-    )
-    if settings.riposte_sources_file:
-        env["RIPOSTE_SOURCES_FILE"] = str(settings.riposte_sources_file)
-    env.update(extra)
-    return env
-
-
 RIPOSTE = str(Path(sys.executable).with_name("riposte"))
 
 
@@ -128,7 +112,7 @@ async def gateway_ingest(
     server: a dev server slows as it fills, and a baseline taken minutes earlier flatters it."""
     port = free_port()
     token = "bench-ingest-token"  # noqa: S105 - a throwaway token for a loopback gateway
-    env = _process_env(
+    env = process_env(
         settings,
         TEMPORAL_TASK_QUEUE=f"bench-ingest-{uuid.uuid4().hex[:8]}",
         RIPOSTE_HTTP_HOST="127.0.0.1",
@@ -303,7 +287,7 @@ def rss_mb(pid: int) -> float:
 async def memory_with_waiting_runs(stack: Stack, runs: int) -> float:
     """RSS of a `riposte worker` process holding `runs` investigations that wait for a person."""
     queue = f"bench-mem-{uuid.uuid4().hex[:8]}"
-    env = _process_env(stack.settings, TEMPORAL_TASK_QUEUE=queue)
+    env = process_env(stack.settings, TEMPORAL_TASK_QUEUE=queue)
     worker = subprocess.Popen(  # noqa: S603, ASYNC220 - fixed argv; Popen returns at once
         [RIPOSTE, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import socket
 from collections.abc import AsyncIterator
@@ -58,6 +59,32 @@ def stack_settings(client: Client, task_queue: str, **overrides: object) -> Sett
     }
     values.update(overrides)
     return load_settings(**values)
+
+
+SETTING_PREFIXES = ("TEMPORAL_", "AKKU_", "SLACK_", "RIPOSTE_")
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without any Riposte setting, plus `extra`: a `riposte`
+    subprocess is configured by what it is given, never by what the caller happened to export."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(SETTING_PREFIXES)}
+    env.update(extra)
+    return env
+
+
+def process_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """Environment for a `riposte` subprocess on the same Temporal, simulators and playbooks."""
+    env = clean_env(
+        TEMPORAL_ADDRESS=settings.target_host,
+        TEMPORAL_TASK_QUEUE=settings.temporal_task_queue,
+        AKKU_BASE_URL=settings.akku_base_url,
+        SLACK_API_URL=settings.slack_api_url,
+        RIPOSTE_PLAYBOOKS_DIR=str(settings.riposte_playbooks_dir),
+    )
+    if settings.riposte_sources_file:
+        env["RIPOSTE_SOURCES_FILE"] = str(settings.riposte_sources_file)
+    env.update(extra)
+    return env
 
 
 @contextlib.asynccontextmanager

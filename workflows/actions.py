@@ -103,18 +103,32 @@ class Writes:
     ) -> ActionResult:
         target = assessment.role_target if action is ActionKind.REVOKE_ROLE else self._actor
         target = target or self._actor
-        key = f"{key_base()}:{decision}:{action.value}"
         if dry_run:
             return ActionResult(actor_id=target, action=action, status="dry_run", detail="dry run")
+        return await self.write(
+            action,
+            target,
+            key=f"{key_base()}:{decision}:{action.value}",
+            reason=f"Riposte {assessment.playbook}: score {assessment.score:.0f}",
+            role=assessment.role if action is ActionKind.REVOKE_ROLE else None,
+            local=local,
+        )
+
+    async def write(
+        self, action: ActionKind, target: str, *, key: str, reason: str, role: str | None = None, local: bool = False
+    ) -> ActionResult:
+        """One Akku write under its idempotency key, at most once per run (keys carried across
+        continue-as-new); `local`: first as a local activity within its budget. A failure comes
+        back as a `failed` result, never as an exception."""
         if key in self.applied:
             return ActionResult(actor_id=target, action=action, status="skipped", detail="done before")
         request = ActionRequest(
             actor_id=target,
             action=action,
-            reason=f"Riposte {assessment.playbook}: score {assessment.score:.0f}",
+            reason=reason,
             reference=workflow.info().workflow_id,
             idempotency_key=key,
-            role=assessment.role if action is ActionKind.REVOKE_ROLE else None,
+            role=role,
         )
         if local and (done := await _locally("write", AkkuActivities.apply_action, request, AKKU_WRITE)):
             self.applied.append(key)
@@ -122,35 +136,6 @@ class Writes:
         try:
             result = await workflow.execute_activity_method(
                 AkkuActivities.apply_action, request, start_to_close_timeout=AKKU_WRITE_TIMEOUT, retry_policy=AKKU_WRITE
-            )
-        except ActivityError as err:
-            cause = err.cause
-            kind = cause.type if isinstance(cause, ApplicationError) and cause.type else "error"
-            message = cause.message if isinstance(cause, ApplicationError) else str(err)
-            return ActionResult(actor_id=target, action=action, status="failed", detail=f"{kind}: {message}")
-        self.applied.append(key)
-        return result
-
-    async def write(
-        self, action: ActionKind, target: str, *, key: str, reason: str, role: str | None = None
-    ) -> ActionResult:
-        """One Akku write under its idempotency key, at most once per run (keys carried across
-        continue-as-new); a failure comes back as a `failed` result, never as an exception."""
-        if key in self.applied:
-            return ActionResult(actor_id=target, action=action, status="skipped", detail="done before")
-        try:
-            result = await workflow.execute_activity_method(
-                AkkuActivities.apply_action,
-                ActionRequest(
-                    actor_id=target,
-                    action=action,
-                    reason=reason,
-                    reference=workflow.info().workflow_id,
-                    idempotency_key=key,
-                    role=role,
-                ),
-                start_to_close_timeout=AKKU_WRITE_TIMEOUT,
-                retry_policy=AKKU_WRITE,
             )
         except ActivityError as err:
             cause = err.cause

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import os
 import signal
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from temporalio.service import RPCError
 
 from cli import driver
 from cli.devserver import DevServer
-from cli.rig import WEBHOOK_TOKEN, free_port, running_stack
+from cli.rig import WEBHOOK_TOKEN, clean_env, free_port, running_stack
 from riposte.temporal import data_converter
 
 RIPOSTE = str(Path(sys.executable).with_name("riposte"))
@@ -66,8 +65,7 @@ async def test_a_killed_gateway_loses_no_acknowledged_alert_and_starts_none_twic
     client: Client, task_queue: str
 ) -> None:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "AKKU_", "SLACK_", "RIPOSTE_"))}
-    env.update(
+    env = clean_env(
         TEMPORAL_ADDRESS=client.service_client.config.target_host,
         TEMPORAL_TASK_QUEUE=task_queue,  # no worker: a started run simply waits, which is all we count
         RIPOSTE_WEBHOOK_TOKEN=WEBHOOK_TOKEN,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import subprocess
 from collections import Counter
 from datetime import UTC, datetime
@@ -20,7 +19,7 @@ import pytest
 from temporalio.client import Client
 
 from cli import driver
-from cli.rig import WEBHOOK_TOKEN, free_port, running_stack
+from cli.rig import WEBHOOK_TOKEN, free_port, process_env, running_stack
 from cli.stack import Stack
 from gateway.sources import samples
 from tests.chaos.test_worker_kill import RIPOSTE, WorkerProcess
@@ -35,16 +34,7 @@ class GatewayProcess:
         s = stack.settings
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "AKKU_", "SLACK_", "RIPOSTE_"))}
-        env.update(
-            TEMPORAL_ADDRESS=s.target_host,
-            TEMPORAL_TASK_QUEUE=s.temporal_task_queue,
-            AKKU_BASE_URL=s.akku_base_url,
-            SLACK_API_URL=s.slack_api_url,
-            RIPOSTE_PLAYBOOKS_DIR=str(s.riposte_playbooks_dir),
-            RIPOSTE_HTTP_PORT=str(self.port),
-            RIPOSTE_WEBHOOK_TOKEN=WEBHOOK_TOKEN,
-        )
+        env = process_env(s, RIPOSTE_HTTP_PORT=str(self.port), RIPOSTE_WEBHOOK_TOKEN=WEBHOOK_TOKEN)
         self.proc = subprocess.Popen(
             [RIPOSTE, "gateway"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )

@@ -22,7 +22,7 @@ import pytest
 from temporalio.client import Client
 
 from cli import driver
-from cli.rig import running_stack
+from cli.rig import process_env, running_stack
 from cli.stack import Stack
 
 RIPOSTE = str(Path(sys.executable).with_name("riposte"))
@@ -31,17 +31,7 @@ SEED = int(os.environ.get("RIPOSTE_CHAOS_SEED", "20261124"))
 
 class WorkerProcess:
     def __init__(self, stack: Stack) -> None:
-        s = stack.settings
-        self.env = {
-            k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "AKKU_", "SLACK_", "RIPOSTE_"))
-        }
-        self.env.update(
-            TEMPORAL_ADDRESS=s.target_host,
-            TEMPORAL_TASK_QUEUE=s.temporal_task_queue,
-            AKKU_BASE_URL=s.akku_base_url,
-            SLACK_API_URL=s.slack_api_url,
-            RIPOSTE_PLAYBOOKS_DIR=str(s.riposte_playbooks_dir),
-        )
+        self.env = process_env(stack.settings)
         self.proc: subprocess.Popen[bytes] | None = None
         self.kills = 0
 

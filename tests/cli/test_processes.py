@@ -4,7 +4,6 @@ the components' log lines in a file under the state folder rather than on the te
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
 import socket
@@ -16,7 +15,7 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from cli.rig import REPO, free_port, terminate_open_workflows
+from cli.rig import REPO, clean_env, free_port, terminate_open_workflows
 
 RIPOSTE = str(Path(sys.executable).with_name("riposte"))
 
@@ -43,12 +42,6 @@ def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGINT, timeout: float
     finally:
         if proc.poll() is None:
             proc.kill()
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "AKKU_", "SLACK_", "RIPOSTE_"))}
-    env.update(extra)
-    return env
 
 
 async def test_simulate_akku_serves_a_scenario_with_faults_from_the_start() -> None:

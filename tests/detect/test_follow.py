@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from temporalio.client import Client
 
 from cli import driver
 from cli.driver import simulator_root
-from cli.rig import free_port
+from cli.rig import clean_env, free_port
 from detect.models import Checkpoint
 from riposte import search_attributes as sa
 from tests.detect.support import ago, detecting_stack, event, wait_for, write
@@ -26,13 +25,11 @@ RIPOSTE = str(Path(sys.executable).with_name("riposte"))
 
 
 def cli_env(stack: Any) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "AKKU_", "SLACK_", "RIPOSTE_"))}
-    env.update(
+    return clean_env(
         TEMPORAL_ADDRESS=stack.settings.target_host,
         TEMPORAL_TASK_QUEUE=stack.settings.temporal_task_queue,
         COLUMNS="200",
     )
-    return env
 
 
 EXPECTED = {
