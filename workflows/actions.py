@@ -22,6 +22,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as LocalBudgetSpent
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.patches as patches
     from activities.akku import AkkuActivities
     from activities.governor import GovernorActivities
     from activities.retry import (
@@ -38,7 +39,6 @@ with workflow.unsafe.imports_passed_through():
     from riposte.models.common import ActionKind
     from riposte.models.governor import PermitDecision, PermitRequest
     from riposte.models.runs import ApprovalPosted, Assessment, Notification
-    from workflows import patches
     from workflows.approval import activity_error_text
 
 

@@ -22,6 +22,7 @@ from temporalio.exceptions import ActivityError
 from temporalio.exceptions import TimeoutError as LocalBudgetSpent
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.patches as patches
     from activities.akku import AkkuActivities
     from activities.dispatch import DispatchActivities
     from activities.retry import (
@@ -41,7 +42,6 @@ with workflow.unsafe.imports_passed_through():
     from riposte.models.enrichment import IpActivityRequest, ResolveRequest
     from riposte.models.evidence import AlertContext, IpStats
     from riposte.models.runs import AlertRunInput, AlertRunOutcome, DispatchRequest
-    from workflows import patches
 
 BATCH = 100  # Akku's batch query limit
 CONCURRENCY = 4  # batches in flight at once

@@ -20,6 +20,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as LocalBudgetSpent
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.patches as patches
     from activities.deciders import DeciderActivities
     from activities.digest import DigestActivities
     from activities.retry import LOCAL_BUDGET, SLACK_NOTIFY, SLACK_POST, SLACK_TIMEOUT
@@ -41,7 +42,6 @@ with workflow.unsafe.imports_passed_through():
         Hold,
         ThreadReminder,
     )
-    from workflows import patches
 
 
 class Wake(Enum):

@@ -27,6 +27,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as LocalBudgetSpent
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.patches as patches
     from activities.deciders import DeciderActivities
     from activities.retry import LOCAL_BUDGET, SLACK_NOTIFY, SLACK_POST, SLACK_TIMEOUT
     from activities.slack import SlackActivities
@@ -50,7 +51,6 @@ with workflow.unsafe.imports_passed_through():
         Stage,
         UndoAck,
     )
-    from workflows import patches
     from workflows.actions import Writes, key_base
     from workflows.approval import activity_error_text
     from workflows.case import Case

@@ -16,6 +16,7 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.patches as patches
     from riposte.models.governor import (
         ACQUIRE,
         ACQUIRE_BATCH,
@@ -32,7 +33,6 @@ with workflow.unsafe.imports_passed_through():
         PermitRequest,
         governor_task_queue,
     )
-    from workflows import patches
 
 MEMORY = timedelta(hours=24)  # longest window honoured; answers are kept as long
 MAX_UPDATES_PER_RUN = 500  # continue-as-new well before the history grows large

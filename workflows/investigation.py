@@ -18,6 +18,7 @@ from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.patches as patches
     from activities.decide import ScoringActivities
     from activities.retry import LOCAL_MAX_PEOPLE, SCORING, SCORING_TIMEOUT
     from playbooks import schedule
@@ -49,7 +50,6 @@ with workflow.unsafe.imports_passed_through():
         UndoAck,
     )
     from riposte.temporal import run_url
-    from workflows import patches
     from workflows.actions import Writes, key_base, notify, permit
     from workflows.approval import ApprovalRound, Wake
     from workflows.case import Case

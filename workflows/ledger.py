@@ -18,11 +18,11 @@ from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.patches as patches
     from riposte import search_attributes as sa
     from riposte.models.actions import ActionResult
     from riposte.models.common import ActionKind, Response
     from riposte.models.runs import Assessment, DecisionLabel, DecisionRecord, InvestigationOutcome, Stage
-    from workflows import patches
 
 
 class Ledger:
