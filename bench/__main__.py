@@ -31,7 +31,7 @@ from rich.table import Table
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from bench import accounting, actions, baseline, floor, interleaved
+from bench import accounting, actions, baseline, floor, interleaved, skeleton
 from bench import riposte_figures as rf
 from bench.cpu import describe
 from bench.detector import detector_figures
@@ -143,14 +143,18 @@ async def run(quick: bool, console: Console) -> Results:
                 simulators(stack, staff) as sims,
             ):
                 console.print(
-                    f"sustained: {size['rounds']} interleaved rounds of the bare workflow, the floor and Riposte …"
+                    f"sustained: {size['rounds']} interleaved rounds of the bare workflow, the floor, the "
+                    "invariants' skeleton and Riposte …"
                 )
-                async with floor.worker(client, stack, f"{queue}-floor"):
+                async with (
+                    floor.worker(client, stack, f"{queue}-floor"),
+                    skeleton.worker(client, stack, f"{queue}-skeleton"),
+                ):
                     rounds = await interleaved.rounds(
                         client,
                         stack,
                         sims,
-                        (queue, f"{queue}-floor"),
+                        (queue, f"{queue}-floor", f"{queue}-skeleton"),
                         count=size["rounds"],
                         seconds=size["sat"],
                         first=staff,  # the rounds' people: above every account of the simulators below
@@ -236,9 +240,32 @@ async def run(quick: bool, console: Console) -> Results:
     )
     rows.append(
         Row(
+            "invariants' skeleton: the alert's I/O in the commands the invariants require, no gateway, "
+            "none of Riposte's code (bench/skeleton.py)",
+            f"{rate['skeleton'].show(unit='/s')}; CPU per alert {interleaved.describe_cpu(summary, 'skeleton')}",
+            f"{rate['bare'].median:.1f}/s",
+            ratios["skeleton/bare"].show(".2f", "x"),
+            "",
+            "info",
+        )
+    )
+    ratio = ratios["riposte CPU/floor CPU"].median
+    rows.append(
+        Row(
             "Riposte's CPU per alert over the floor's (and the floor's over the bare workflow's)",
             ratios["riposte CPU/floor CPU"].show(".2f", "x"),
             ratios["floor CPU/bare CPU"].show(".2f", "x"),
+            "",
+            "≤ 1.5x",
+            "PASS" if ratio <= 1.5 else "MISS",
+        )
+    )
+    rows.append(
+        Row(
+            "CPU per alert: the skeleton's over the floor's (Temporal's cost of the invariants), Riposte's "
+            "over the skeleton's (its own code and the gateway's HTTP hop)",
+            ratios["skeleton CPU/floor CPU"].show(".2f", "x"),
+            ratios["riposte CPU/skeleton CPU"].show(".2f", "x"),
             "",
             "",
             "info",
@@ -408,6 +435,7 @@ def accounting_markdown(results: Results) -> str:
     cpu = {
         "bare 3-activity workflow": interleaved.describe_cpu(results.summary, "bare"),
         "floor": interleaved.describe_cpu(results.summary, "floor"),
+        accounting.SKELETON: interleaved.describe_cpu(results.summary, "skeleton"),
         "one-person alert (MFA fatigue), acted on": interleaved.describe_cpu(results.summary, "riposte"),
     }
     table = accounting.rows(results.accounted, cpu)
@@ -416,7 +444,7 @@ def accounting_markdown(results: Results) -> str:
         "## What one alert costs Temporal",
         "",
         "Counted from the histories of every workflow each alert caused (bench/accounting.py, bench/actions.py);",
-        "CPU per item for the first three rows is the interleaved rounds' median (lowest-highest), for the others",
+        "CPU per item for the first four rows is the interleaved rounds' median (lowest-highest), for the others",
         "this run's own. Actions as Temporal Cloud bills them",
         "([what counts](https://docs.temporal.io/evaluate/cloud/actions), read 2026-12-02); the cost per 10,000 items",
         f"at ${actions.PRICE_PER_MILLION:.0f} per million Actions (Pay-As-You-Go, the Developer plan and the first 5M a month",

@@ -23,7 +23,7 @@ from rich.console import Console
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 
-from bench import actions, floor
+from bench import actions, floor, skeleton
 from bench.actions import Counts
 from bench.cpu import CpuMeter
 from bench.sims import simulators
@@ -34,6 +34,7 @@ from riposte.models.governor import governor_workflow_id
 from riposte.settings import Settings
 
 QUIET = "3s"
+SKELETON = "skeleton: the invariants' commands (one-person alert)"
 
 
 @dataclass
@@ -164,6 +165,17 @@ async def account(
                 actor = (await driver.load_scenario(http, stack, "mfa_fatigue"))["actor_ids"][0]
             async with floor.worker(client, stack, f"{queue}-floor"):
                 results.append(await one_run(client, "BenchFloor", actor, f"{queue}-floor", "floor"))
+            async with httpx.AsyncClient(timeout=30) as http:
+                actor = (await driver.load_scenario(http, stack, "mfa_fatigue"))["actor_ids"][0]
+            async with skeleton.worker(client, stack, f"{queue}-skeleton"):
+                results.append(
+                    Accounted(
+                        SKELETON,
+                        "alert",
+                        1,
+                        await skeleton.one_alert(client, f"{queue}-skeleton", actor, quiet=3.0),
+                    )
+                )
             taken = first
 
             def fresh(count: int) -> list[str]:  # people of their own for each alert

@@ -2,26 +2,31 @@
 
 A figure taken minutes from its baseline drifts: the dev server slows as it fills, the machine's
 speed moves by ±15% within minutes, and the simulators' state grows across the run (the floor's
-CPU per run moved from 123 to 80 ms between two runs). So each round takes all three, one after
+CPU per run moved from 123 to 80 ms between two runs). So each round takes all four, one after
 the other, in an order that rotates from round to round, on simulators started afresh for the
 round (bench/sims.py); the ratios are taken within a round and reported as the median over the
 rounds with their range.
 
-Each of the three is saturated the same way: 32 concurrent loops, each starting one item and
+Each of the four is saturated the same way: 32 concurrent loops, each starting one item and
 waiting until it is done, for a fixed time; the rate is the items done over the time until the
 last one in flight is done, and the CPU per item is each process's CPU over that time divided
 by the items.
 
 - bare: `BenchThreeActivities`, three no-op activities (bench/baseline.py);
 - floor: `BenchFloor`, the alert's own Akku and Slack calls in three activities (bench/floor.py);
+- skeleton: the same alert's Akku and Slack calls in the commands Riposte's invariants require
+  (an alert run, a run per person, a permit from a governor, local activities, one upsert, the
+  quiet-period timer), started directly, done when both writes are applied (bench/skeleton.py);
 - riposte: an MFA-fatigue alert about one fresh person POSTed to the gateway, done when both of
   the playbook's writes (MFA reset, password reset) are applied in Akku.
+
+Riposte over the skeleton is its own code (and the gateway's HTTP hop); the skeleton over the
+floor is what Temporal charges for the invariants' commands.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,13 +35,13 @@ import httpx
 from rich.console import Console
 from temporalio.client import Client
 
-from bench import baseline, floor
-from bench.sims import Simulators
+from bench import baseline, floor, skeleton
+from bench.sims import Simulators, applied_writes
 from bench.stats import Spread
 from cli import driver
 from cli.stack import Stack
 
-KINDS = ("bare", "floor", "riposte")
+KINDS = ("bare", "floor", "skeleton", "riposte")
 PER_SECOND = 30  # fresh people made ready per second of a Riposte round: more than it decides
 
 
@@ -45,24 +50,6 @@ class Round:
     order: tuple[str, ...]
     rate: dict[str, float] = field(default_factory=dict)  # items per second
     cpu: dict[str, dict[str, float]] = field(default_factory=dict)  # ms of CPU per item, by process
-
-
-async def applied_writes(http: httpx.AsyncClient, stack: Stack, actor: str, count: int, timeout: float = 120) -> None:
-    """Until `count` writes for `actor` are applied in the Akku simulator (a long poll on its log)."""
-    deadline = time.monotonic() + timeout
-    after, applied = 0, 0
-    while time.monotonic() < deadline:
-        answer = (
-            await http.get(
-                f"{driver.simulator_root(stack.akku_url)}/_sim/writes",
-                params={"actor_id": actor, "after": after, "wait": min(10.0, max(0.0, deadline - time.monotonic()))},
-            )
-        ).json()
-        applied += sum(1 for w in answer["writes"] if w["status"] == "applied")
-        if applied >= count:
-            return
-        after = answer["next"]
-    raise TimeoutError(f"{actor}: {applied} of {count} writes applied")
 
 
 def riposte_people(seconds: float) -> int:
@@ -99,39 +86,45 @@ async def riposte_saturated(
 
 
 def per_round(seconds: float) -> int:
-    """The people one round takes: the floor's, then Riposte's."""
-    return floor.people(seconds) + riposte_people(seconds)
+    """The people one round takes: the floor's, the skeleton's, then Riposte's."""
+    return floor.people(seconds) + 2 * riposte_people(seconds)
 
 
 async def rounds(
     client: Client,
     stack: Stack,
     sims: Simulators,
-    queues: tuple[str, str],
+    queues: tuple[str, str, str],
     *,
     count: int,
     seconds: float,
     first: int,
     console: Console,
 ) -> list[Round]:
-    """`count` rounds of the three, rotating their order, each on fresh simulators. `queues`:
-    the bare workflow's and the floor's task queues (their workers run meanwhile).
+    """`count` rounds of the four, rotating their order, each on fresh simulators. `queues`: the
+    bare workflow's, the floor's and the skeleton's task queues (their workers run meanwhile).
 
     A fresh simulator hands out the same people again, but Riposte's investigations of the
     earlier rounds are still open (an hour's quiet period) and would not act twice; so every
     round takes people of its own by id: accounts u_{10000 + first + 1} onwards, `per_round`
     of them a round, and the simulators hold `first + count * per_round` accounts."""
-    bare_queue, floor_queue = queues
+    bare_queue, floor_queue, skeleton_queue = queues
     size = per_round(seconds)
     staff = first + count * size
     results = []
     for k in range(count):
         ids = [f"u_{10001 + first + k * size + n}" for n in range(size)]
-        floor_ids, riposte_ids = ids[: floor.people(seconds)], ids[floor.people(seconds) :]
+        first_skeleton = floor.people(seconds)
+        first_riposte = first_skeleton + riposte_people(seconds)
+        floor_ids, skeleton_ids = ids[:first_skeleton], ids[first_skeleton:first_riposte]
+        riposte_ids = ids[first_riposte:]
         measure: dict[str, Callable[[dict[str, int]], Awaitable[tuple[float, dict[str, float]]]]] = {
             "bare": lambda pids: baseline.saturated(client, bare_queue, seconds, pids),
             "floor": lambda pids, ids=floor_ids: floor.saturated(  # type: ignore[misc]
                 client, stack, floor_queue, seconds, pids=pids, actor_ids=ids
+            ),
+            "skeleton": lambda pids, ids=skeleton_ids: skeleton.saturated(  # type: ignore[misc]
+                client, stack, skeleton_queue, seconds, ids, pids=pids
             ),
             "riposte": lambda pids, ids=riposte_ids: riposte_saturated(  # type: ignore[misc]
                 stack, seconds, ids, pids=pids
@@ -179,6 +172,13 @@ def summarise(results: list[Round]) -> Summary:
                 lambda r: sum(r.cpu["riposte"].values()), lambda r: sum(r.cpu["floor"].values())
             ),
             "floor CPU/bare CPU": ratio(lambda r: sum(r.cpu["floor"].values()), lambda r: sum(r.cpu["bare"].values())),
+            "skeleton/bare": ratio(lambda r: r.rate["skeleton"], lambda r: r.rate["bare"]),
+            "skeleton CPU/floor CPU": ratio(
+                lambda r: sum(r.cpu["skeleton"].values()), lambda r: sum(r.cpu["floor"].values())
+            ),
+            "riposte CPU/skeleton CPU": ratio(
+                lambda r: sum(r.cpu["riposte"].values()), lambda r: sum(r.cpu["skeleton"].values())
+            ),
         },
     )
 

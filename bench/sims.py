@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import uvicorn
 
+from cli import driver
 from cli.stack import EmbeddedServer, Stack
 
 REPO = Path(__file__).resolve().parents[1]
@@ -154,6 +156,24 @@ async def serve(spec: dict[str, Any]) -> None:
 def main() -> int:
     asyncio.run(serve(json.loads(sys.stdin.read())))
     return 0
+
+
+async def applied_writes(http: httpx.AsyncClient, stack: Stack, actor: str, count: int, timeout: float = 120) -> None:
+    """Until `count` writes for `actor` are applied in the Akku simulator (a long poll on its log)."""
+    deadline = time.monotonic() + timeout
+    after, applied = 0, 0
+    while time.monotonic() < deadline:
+        answer = (
+            await http.get(
+                f"{driver.simulator_root(stack.akku_url)}/_sim/writes",
+                params={"actor_id": actor, "after": after, "wait": min(10.0, max(0.0, deadline - time.monotonic()))},
+            )
+        ).json()
+        applied += sum(1 for w in answer["writes"] if w["status"] == "applied")
+        if applied >= count:
+            return
+        after = answer["next"]
+    raise TimeoutError(f"{actor}: {applied} of {count} writes applied")
 
 
 if __name__ == "__main__":
