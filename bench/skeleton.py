@@ -12,11 +12,12 @@ calls through the same clients and simulators, and issues the commands Riposte's
 - a run per person, signalled-with-start under the person's id: one investigation per person,
   which later alerts about the same person join. Its first workflow task holds a local activity
   for the evaluation (the decision explainable from the history: a no-op here), a local activity
-  taking a permit (an update on the governor: the action limit holds across workers), the two
+  taking a permit (an update on the governor: the action limit holds across workers; requests
+  coalesced into few updates, as Riposte's are), the two
   writes as local activities, one upsert (the run's stage, searchable in the UI), a local
   activity for the Slack notice, and the quiet-period timer (the correlation window), which
   keeps the run open as an investigation stays open;
-- the governor: one run for the round, one update per permit.
+- the governor: one run for the round, an update per batch of permits.
 
 There is no gateway (runs are started directly, as the floor's are), no scoring, playbooks,
 guards, patches or models, and the workflow module is small, so the sandbox's re-import of it
@@ -57,9 +58,39 @@ LOCAL = timedelta(seconds=5)  # Riposte's local budget (activities/retry.py LOCA
 QUIET = timedelta(hours=1)  # Riposte's default quiet period (the accounting closes runs after 3 s)
 
 
+class Permits:
+    """Permit requests coalesced into few governor updates, as Riposte's are (activities/governor.py:
+    Temporal admits 10 in-flight updates per workflow, so one update per permit aborts under load):
+    whatever queued while a batch was in flight goes out in the next, at most 2 in flight."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._waiting: dict[str, list[asyncio.Future[bool]]] = {}
+        self._in_flight = asyncio.Semaphore(2)
+
+    async def acquire(self, governor: str) -> bool:
+        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(governor, []).append(answer)
+        async with self._in_flight:
+            batch, self._waiting[governor] = self._waiting.get(governor, []), []
+            if batch:
+                try:
+                    granted = await self._client.get_workflow_handle(governor).execute_update(
+                        Governor.acquire, len(batch)
+                    )
+                except Exception as exc:  # every waiting request learns of it (its local activity retries)
+                    for each in batch:
+                        each.set_exception(exc)
+                else:
+                    for each in batch:
+                        each.set_result(granted)
+        return await answer
+
+
 class SkeletonActivities:
     def __init__(self, akku: AkkuClient, floor: FloorActivities, client: Client, queue: str) -> None:
         self._akku, self._floor, self._client, self._queue = akku, floor, client, queue
+        self._permits = Permits(client)
 
     @activity.defn(name="bench-skeleton-dispatch")
     async def dispatch(self, actor: str, governor: str, quiet: float) -> int:
@@ -82,7 +113,7 @@ class SkeletonActivities:
 
     @activity.defn(name="bench-skeleton-permit")
     async def permit(self, governor: str) -> bool:
-        return await self._client.get_workflow_handle(governor).execute_update(Governor.acquire, 1)
+        return await self._permits.acquire(governor)
 
     @activity.defn(name="bench-skeleton-write")
     async def write(self, actor: str, action: ActionKind) -> None:
