@@ -78,7 +78,7 @@ class Permits:
                     granted = await self._client.get_workflow_handle(governor).execute_update(
                         Governor.acquire, len(batch)
                     )
-                except Exception as exc:  # every waiting request learns of it (its local activity retries)
+                except Exception as exc:  # noqa: BLE001 - every waiting request learns of it; its local activity retries
                     for each in batch:
                         each.set_exception(exc)
                 else:
