@@ -52,7 +52,7 @@ PACE_SLICE = 10  # a batch opens its investigations this many at a time, each sl
 PACE_MAX = 120.0  # seconds a batch waits in all at most (the activity's timeout is 5 minutes)
 PACE_EVERY = 1.0  # seconds between a process's counts, at least
 COUNT_TIMEOUT = timedelta(seconds=5)
-WAITING_MAX = 16  # batches of one worker process waiting for room at once (of its 100 activity slots)
+WAITING_MAX = 40  # batches of one worker process waiting for room at once (of its 100 activity slots)
 IN_FLIGHT = (Stage.ASSESSING, Stage.ACTING)
 
 log = logging.getLogger("riposte.dispatch")
