@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import TypeVar
 
 from temporalio import activity, workflow
 from temporalio.client import Client
@@ -14,6 +15,8 @@ from temporalio.worker import Worker
 
 from bench.cpu import CpuMeter
 from bench.stats import Sample
+
+T = TypeVar("T")
 
 
 @activity.defn(name="bench-noop")
@@ -87,6 +90,28 @@ async def saturate(
     await asyncio.gather(*(loop() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
     return done / elapsed, meter.stop().per_item(done)
+
+
+async def saturate_pool(
+    one: Callable[[T], Awaitable[None]],
+    pool: list[T],
+    seconds: float,
+    concurrency: int = 32,
+    pids: dict[str, int] | None = None,
+    warm: int = 3,
+) -> tuple[float, dict[str, float]]:
+    """`one` for each item of `pool`: the first `warm` one at a time, then the rest saturated."""
+    for item in pool[:warm]:
+        await one(item)
+    rest = list(pool[warm:])
+
+    async def run_one() -> bool:
+        if not rest:
+            return False
+        await one(rest.pop())
+        return True
+
+    return await saturate(run_one, seconds, concurrency, pids)
 
 
 async def saturated(

@@ -72,17 +72,7 @@ async def riposte_saturated(
             assert answer.status_code == 202, answer.text
             await applied_writes(http, stack, facts["actor_ids"][0], len(floor.ACTIONS))
 
-        for facts in pool[:3]:  # warm-up, as for the others
-            await one(facts)
-        del pool[:3]
-
-        async def run_one() -> bool:
-            if not pool:
-                return False
-            await one(pool.pop())
-            return True
-
-        return await baseline.saturate(run_one, seconds, concurrency, pids)
+        return await baseline.saturate_pool(one, pool, seconds, concurrency, pids)  # 3 warm-up alerts first
 
 
 def per_round(seconds: float) -> int:

@@ -44,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
 
     from bench import actions
     from bench.actions import Counts
-    from bench.baseline import saturate
+    from bench.baseline import saturate_pool
     from bench.floor import ACTIONS, FloorActivities
     from bench.sims import applied_writes
     from cli import driver
@@ -225,17 +225,7 @@ async def saturated(
             )
             await applied_writes(http, stack, actor, len(ACTIONS))
 
-        for actor in pool[:3]:  # warm-up, as for the others
-            await one(actor)
-        del pool[:3]
-
-        async def run_one() -> bool:
-            if not pool:
-                return False
-            await one(pool.pop())
-            return True
-
-        return await saturate(run_one, seconds, concurrency, pids)
+        return await saturate_pool(one, pool, seconds, concurrency, pids)  # 3 warm-up alerts, as for the others
 
 
 async def one_alert(client: Client, queue: str, actor: str, quiet: float) -> dict[str, Counts]:

@@ -21,7 +21,7 @@ from activities.dispatch import Pacer
 from cli import driver
 from cli.rig import running_stack
 from riposte import search_attributes as sa
-from riposte.models.runs import InvestigationInput, RunOptions, Stage
+from riposte.models.runs import AlertRunOutcome, InvestigationInput, RunOptions, Stage
 
 
 async def start(client: Client, queue: str, name: str, stage: Stage) -> WorkflowHandle[Any, Any]:
@@ -40,6 +40,22 @@ async def until_counted(client: Client, queue: str, expected: int) -> None:
     while (await client.count_workflows(query)).count != expected:
         assert time.monotonic() < deadline, "visibility never caught up"
         await asyncio.sleep(0.1)
+
+
+async def alert_about(client: Client, task_queue: str, people: list[str]) -> AlertRunOutcome:
+    """A credential-stuffing alert naming `people`, through the gateway: its run's outcome."""
+    async with running_stack(client, task_queue, akku_staff=100) as stack, httpx.AsyncClient(timeout=60) as http:
+        facts = {
+            "scenario": "storm",
+            "rule_name": "Akku - MFA failure spike across accounts",
+            "detection": "credential_stuffing",
+            "severity": "high",
+            "actor_ids": people,
+            "source_ips": [],
+        }
+        answer = await driver.deliver(http, stack, "generic", facts, alert_id=f"paced-{task_queue}")
+        assert answer.status_code == 202, answer.text
+        return await driver.alert_outcome(stack.client, answer.json()["workflow_id"], timeout=120)
 
 
 async def test_a_batch_opens_at_once_while_there_is_room(client: Client, task_queue: str) -> None:
@@ -92,18 +108,7 @@ async def test_a_paced_storm_still_opens_an_investigation_for_everyone(
 
     monkeypatch.setattr(dispatch.Pacer, "room_for", spy)
     people = [f"u_{10001 + n}" for n in range(60)]
-    async with running_stack(client, task_queue, akku_staff=100) as stack, httpx.AsyncClient(timeout=60) as http:
-        facts = {
-            "scenario": "storm",
-            "rule_name": "Akku - MFA failure spike across accounts",
-            "detection": "credential_stuffing",
-            "severity": "high",
-            "actor_ids": people,
-            "source_ips": [],
-        }
-        answer = await driver.deliver(http, stack, "generic", facts, alert_id=f"paced-{task_queue}")
-        assert answer.status_code == 202, answer.text
-        outcome = await driver.alert_outcome(stack.client, answer.json()["workflow_id"], timeout=120)
+    outcome = await alert_about(client, task_queue, people)
 
     assert sorted(outcome.investigations) == sorted(f"investigation-{p}" for p in people)
     assert asked == [dispatch.PACE_SLICE] * 6, "each batch asked for room a slice at a time"
@@ -118,19 +123,7 @@ async def test_a_small_alert_is_never_paced(client: Client, task_queue: str, mon
         return 0.0
 
     monkeypatch.setattr(dispatch.Pacer, "room_for", spy)
-    people = [f"u_{10001 + n}" for n in range(3)]
-    async with running_stack(client, task_queue, akku_staff=20) as stack, httpx.AsyncClient(timeout=60) as http:
-        facts = {
-            "scenario": "small",
-            "rule_name": "Akku - MFA failure spike across accounts",
-            "detection": "credential_stuffing",
-            "severity": "high",
-            "actor_ids": people,
-            "source_ips": [],
-        }
-        answer = await driver.deliver(http, stack, "generic", facts, alert_id=f"small-{task_queue}")
-        assert answer.status_code == 202, answer.text
-        outcome = await driver.alert_outcome(stack.client, answer.json()["workflow_id"], timeout=60)
+    outcome = await alert_about(client, task_queue, [f"u_{10001 + n}" for n in range(3)])
 
     assert len(outcome.investigations) == 3 and asked == []
 
