@@ -96,5 +96,6 @@ async def test_an_alert_about_500_people_stays_small(client: Client, task_queue:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # the dispatch is paced by how fast investigations decide: about 3 minutes on 2 cores
 async def test_an_alert_about_5000_people_stays_small(client: Client, task_queue: str) -> None:
     await check(client, task_queue, 5000)
